@@ -1,0 +1,35 @@
+# The two commands of the quick start, and the benchmark. Each creates .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint typecheck clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p out
+	$(BIN)/clientline lint examples/calendar.ics examples/mailbox.mbox \
+		--config examples/clientline.yaml --exit-zero
+	$(BIN)/clientline lint examples/calendar.ics examples/mailbox.mbox \
+		--config examples/clientline.yaml --format json --exit-zero > out/findings.json
+	@echo "wrote out/findings.json"
+
+lint: $(STAMP)
+	$(BIN)/ruff check linter tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) out bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""The contact directory: who the clients are.
+
+``contacts.yaml`` lists the user's own addresses and their clients::
+
+    me: [sam@studio.example, sam.personal@mail.example]
+    internal_domains: [studio.example]      # colleagues: never clients
+    clients:
+      - name: Dana Ng
+        org: Acme Ltd
+        emails: [dana@acme.example, dana.ng@mail.example]
+        domains: [acme.example]             # anyone at the domain is this client
+        aliases: [Acme]                     # other names the client goes by in text
+        status: active                      # active | former | prospect
+        relationship: friend                # professional | friend
+        since: 2021-04-01
+        ended: null                         # when the account ended (status former)
+        understandings: 2024-02-10          # when ground rules were agreed; null if never
+
+An address is looked up exactly first, then by its domain (``mail.acme.example`` also
+matches ``acme.example``). A client whose ``domains`` contains ``"*"`` stands for every
+outside correspondent: any address that is neither the user's own nor in
+``internal_domains`` and matches no other client. That is how a whole mailbox is
+audited. The user's own addresses are never a client, whatever a domain says.
+
+Every error names ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from linter.model import Contact
+from linter.yamlfile import (
+    ConfigError,
+    LocatedDict,
+    LocatedList,
+    Mark,
+    check_keys,
+    expect_mapping,
+    parse,
+    read,
+    type_name,
+)
+
+TOP_KEYS = ("me", "internal_domains", "clients")
+CLIENT_KEYS = (
+    "name", "org", "emails", "domains", "aliases", "status", "relationship",
+    "since", "ended", "understandings", "notes",
+)  # fmt: skip
+STATUSES = ("active", "former", "prospect")
+RELATIONSHIPS = ("professional", "friend")
+WILDCARD = "*"
+
+
+@dataclass
+class Directory:
+    me: frozenset[str] = frozenset()
+    internal_domains: frozenset[str] = frozenset()
+    clients: tuple[Contact, ...] = ()
+    source: str = "<contacts>"
+    _by_address: dict[str, Contact] = field(default_factory=dict, repr=False)
+    _by_domain: dict[str, Contact] = field(default_factory=dict, repr=False)
+    _wildcard: Contact | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for contact in self.clients:
+            for address in contact.emails:
+                self._by_address.setdefault(address, contact)
+            for domain in contact.domains:
+                if domain == WILDCARD:
+                    self._wildcard = self._wildcard or contact
+                else:
+                    self._by_domain.setdefault(domain, contact)
+
+    def is_me(self, address: str) -> bool:
+        return address.lower() in self.me
+
+    def lookup(self, address: str) -> Contact | None:
+        """The client an address belongs to, or ``None``."""
+        address = address.strip().lower()
+        if not address or address in self.me:
+            return None
+        contact = self._by_address.get(address)
+        if contact:
+            return contact
+        domain = address.rpartition("@")[2]
+        while domain:
+            contact = self._by_domain.get(domain)
+            if contact:
+                return contact
+            if domain in self.internal_domains:
+                return None
+            domain = domain.partition(".")[2]
+        if self._wildcard and "@" in address:
+            return self._wildcard
+        return None
+
+    @property
+    def named_clients(self) -> tuple[Contact, ...]:
+        """Clients with a real name (the wildcard stands for nobody in particular)."""
+        return tuple(c for c in self.clients if WILDCARD not in c.domains)
+
+
+def load(path: str) -> Directory:
+    return from_data(read(path), path)
+
+
+def loads(text: str, path: str = "<contacts>") -> Directory:
+    return from_data(parse(text, path), path)
+
+
+def from_data(data: Any, path: str) -> Directory:
+    if data is None:
+        data = LocatedDict()
+    top = expect_mapping(data, path, "the contact directory")
+    check_keys(top, TOP_KEYS, path)
+    me = _addresses(top.get("me"), path, top.value_mark("me"))
+    internal = _addresses(top.get("internal_domains"), path, top.value_mark("internal_domains"))
+    raw_clients = top.get("clients") or LocatedList()
+    if not isinstance(raw_clients, list):
+        raise ConfigError(path, "`clients` must be a list", top.value_mark("clients"))
+    clients = tuple(
+        _client(raw, path, cast(LocatedList, raw_clients).item_mark(index))
+        for index, raw in enumerate(raw_clients)
+    )
+    return Directory(frozenset(me), frozenset(internal), clients, path)
+
+
+def _client(raw: Any, path: str, mark: Mark) -> Contact:
+    entry = expect_mapping(raw, path, "a client", mark)
+    check_keys(entry, CLIENT_KEYS, path)
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(path, "a client needs a `name`", entry.mark)
+    status = _choice(entry, "status", STATUSES, "active", path)
+    relationship = _choice(entry, "relationship", RELATIONSHIPS, "professional", path)
+    emails = _addresses(entry.get("emails"), path, entry.value_mark("emails"))
+    domains = _addresses(entry.get("domains"), path, entry.value_mark("domains"))
+    if not emails and not domains:
+        raise ConfigError(
+            path, f"client `{name}` has neither `emails` nor `domains`", entry.mark,
+            "add at least one address, or `domains: ['*']` for every outside correspondent",
+        )  # fmt: skip
+    org = entry.get("org") or ""
+    aliases = entry.get("aliases") or []
+    if not isinstance(org, str) or not isinstance(aliases, list):
+        raise ConfigError(path, "`org` must be text and `aliases` a list", entry.mark)
+    return Contact(
+        name=name.strip(),
+        org=org.strip(),
+        emails=tuple(emails),
+        domains=tuple(domains),
+        status=status,  # type: ignore[arg-type]
+        relationship=relationship,  # type: ignore[arg-type]
+        since=_date(entry, "since", path),
+        ended=_date(entry, "ended", path),
+        understandings=_date(entry, "understandings", path),
+        aliases=tuple(str(a).strip() for a in aliases if str(a).strip()),
+    )
+
+
+def _choice(entry: LocatedDict, key: str, choices: Iterable[str], default: str, path: str) -> str:
+    value = entry.get(key, default)
+    if value not in choices:
+        raise ConfigError(
+            path, f"`{key}` must be one of {', '.join(choices)}, not `{value}`",
+            entry.value_mark(key),
+        )  # fmt: skip
+    return str(value)
+
+
+def _date(entry: LocatedDict, key: str, path: str) -> dt.date | None:
+    value = entry.get(key)
+    if value is None or isinstance(value, dt.date):
+        return value if not isinstance(value, dt.datetime) else value.date()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(path, f"`{key}` must be a date like 2024-02-10", entry.value_mark(key))
+
+
+def _addresses(value: Any, path: str, mark: Mark) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(path, f"expected a list of addresses, not {type_name(value)}", mark)
+    return [v.strip().lower() for v in value if v.strip()]

@@ -1,0 +1,177 @@
+"""Lexicons: the words and phrases a rule listens for.
+
+A lexicon file lives in a pack's ``lexicons/`` folder, one lexicon per file::
+
+    name: business
+    description: Work matters that do not belong at a social occasion.
+    inflect: true                 # default; adds regular English inflections
+    terms:
+      - contract                  # also contracts, contracted, contracting
+      - statement of work         # a phrase: words may be split by spaces or hyphens
+      - {term: fee, weight: 2}    # weights count towards `min` scores
+      - {term: drink, forms: [drank, drunk]}   # irregular forms, listed by hand
+      - {term: SOW, inflect: false}
+      - invoic*                   # a trailing * matches any word ending
+
+Matching is case-insensitive and on word boundaries: ``fee`` matches "Fees" but not
+"coffee". Inflection adds plural and verb forms to the last word of a term (``-s``,
+``-es``, ``-ies``, ``-ed``, ``-ing``, with the usual spelling changes) — it
+over-generates a little, which costs nothing, and never reaches into other words.
+A straight or curly apostrophe matches either.
+
+A term marked ``ignore: true`` is a known false friend: where it matches, the words
+inside it do not count (``third party`` keeps "party" from reading as a social
+occasion; ``working dinner`` keeps "dinner" from it).
+
+Configuration can add terms to a lexicon or remove them, the way Vale vocabularies
+accept and reject words (see :func:`Lexicon.adjusted`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from linter.yamlfile import ConfigError, LocatedList, check_keys, expect_mapping
+
+LEXICON_KEYS = ("name", "description", "inflect", "terms")
+TERM_KEYS = ("term", "weight", "forms", "inflect", "ignore")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_WORD_CHAR = re.compile(r"\w")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+    weight: float = 1.0
+    forms: tuple[str, ...] = ()
+    inflect: bool = True
+    ignore: bool = False
+
+    def all_forms(self) -> tuple[str, ...]:
+        forms = [self.text, *self.forms]
+        if self.inflect:
+            forms.extend(inflections(self.text))
+        return tuple(dict.fromkeys(f for f in forms if f))
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    name: str
+    terms: tuple[Term, ...]
+    description: str = ""
+    origin: str = ""
+
+    def adjusted(self, add: list[str], remove: list[str]) -> Lexicon:
+        """This lexicon with terms added and removed (removal wins)."""
+        gone = {normalise(t) for t in remove}
+        have = {t.text for t in self.terms}
+        terms = [t for t in self.terms if t.text not in gone]
+        terms += [Term(normalise(t)) for t in add if normalise(t) not in have | gone]
+        return replace(self, terms=tuple(terms))
+
+
+def normalise(term: str) -> str:
+    return " ".join(term.replace("’", "'").lower().split())
+
+
+def inflections(term: str) -> list[str]:
+    """Regular English inflections of a term's last word."""
+    head, _, word = term.rpartition(" ")
+    if len(word) < 3 or not word.isalpha() or word.endswith("*"):
+        return []
+    forms: list[str] = []
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        forms.append(word + "es")
+    elif word.endswith("y") and word[-2] not in "aeiou":
+        forms += [word[:-1] + "ies", word[:-1] + "ied"]
+    else:
+        forms.append(word + "s")
+    if word.endswith("e"):
+        forms += [word + "d", word[:-1] + "ing" if not word.endswith(("ee", "ye", "oe")) else word + "ing"]
+    elif not (word.endswith("y") and word[-2] not in "aeiou"):
+        forms += [word + "ed", word + "ing"]
+        if word[-1] not in "aeiouwxy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+            forms += [word + word[-1] + "ed", word + word[-1] + "ing"]  # chat -> chatting
+    else:
+        forms.append(word + "ing")
+    return [f"{head} {form}" if head else form for form in forms]
+
+
+def term_pattern(forms: tuple[str, ...], ignore_case: bool = True) -> str:
+    """One regular expression matching any of ``forms`` as whole words.
+
+    The syntax stays inside what both Hyperscan and Python ``re`` understand, so the
+    two matching backends agree.
+    """
+    alternatives = sorted({_form_pattern(f, ignore_case) for f in forms}, key=len, reverse=True)
+    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+    first = forms[0]
+    prefix = r"\b" if _WORD_CHAR.match(first[0]) else ""
+    suffix = r"\b" if _WORD_CHAR.match(first[-1]) or first.endswith("*") else ""
+    return prefix + body + suffix
+
+
+def _form_pattern(form: str, ignore_case: bool) -> str:
+    tokens = []
+    for token in form.split(" "):
+        star = token.endswith("*") and len(token) > 1
+        token = token[:-1] if star else token
+        chars = []
+        for char in token:
+            if char == "'":
+                chars.append("['’]")
+            elif char == "-":
+                chars.append(r"[\s\-]?")
+            elif ignore_case and char.isalpha() and not char.isascii() and char.upper() != char:
+                chars.append(f"[{char}{char.upper()}]")  # Hyperscan folds ASCII case only
+            else:
+                chars.append(re.escape(char))
+        tokens.append("".join(chars) + (r"\w*" if star else ""))
+    return r"[\s\-]+".join(tokens)
+
+
+def from_data(data: Any, path: str) -> Lexicon:
+    top = expect_mapping(data, path, "a lexicon")
+    check_keys(top, LEXICON_KEYS, path)
+    name = top.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(path, "a lexicon needs a `name` in lower case (letters, digits, - and _)",
+                          top.value_mark("name") if "name" in top else top.mark)  # fmt: skip
+    inflect_all = top.get("inflect", True)
+    if not isinstance(inflect_all, bool):
+        raise ConfigError(path, "`inflect` must be true or false", top.value_mark("inflect"))
+    raw_terms = top.get("terms")
+    if not isinstance(raw_terms, LocatedList) or not raw_terms:
+        raise ConfigError(path, "`terms` must be a non-empty list", top.value_mark("terms"))
+    terms = [_term(raw, path, raw_terms, i, inflect_all) for i, raw in enumerate(raw_terms)]
+    return Lexicon(name, tuple(terms), str(top.get("description") or ""), path)
+
+
+def _term(raw: Any, path: str, terms: LocatedList, index: int, inflect: bool) -> Term:
+    mark = terms.item_mark(index)
+    if isinstance(raw, str):
+        text = normalise(raw)
+        if not text:
+            raise ConfigError(path, "empty term", mark)
+        return Term(text, inflect=inflect)
+    entry = expect_mapping(raw, path, "a term", mark)
+    check_keys(entry, TERM_KEYS, path)
+    text = entry.get("term")
+    if not isinstance(text, str) or not normalise(text):
+        raise ConfigError(path, "a term needs `term: text`", entry.mark)
+    weight = entry.get("weight", 1)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+        raise ConfigError(path, "`weight` must be a positive number", entry.value_mark("weight"))
+    forms = entry.get("forms") or []
+    if not isinstance(forms, list) or not all(isinstance(f, str) for f in forms):
+        raise ConfigError(path, "`forms` must be a list of words", entry.value_mark("forms"))
+    term_inflect = entry.get("inflect", inflect)
+    if not isinstance(term_inflect, bool):
+        raise ConfigError(path, "`inflect` must be true or false", entry.value_mark("inflect"))
+    ignore = entry.get("ignore", False)
+    if not isinstance(ignore, bool):
+        raise ConfigError(path, "`ignore` must be true or false", entry.value_mark("ignore"))
+    forms_tuple = tuple(normalise(f) for f in forms)
+    return Term(normalise(text), float(weight), forms_tuple, term_inflect, ignore)

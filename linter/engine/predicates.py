@@ -1,0 +1,255 @@
+"""Selection predicates: what one ``field|modifier: value`` line of a rule tests.
+
+A selection is a mapping of such lines, all of which must hold (a list of mappings is
+an "or" of them). Each line becomes one predicate. A predicate returns ``None`` when it
+does not hold, or the evidence that shows it does (possibly empty).
+
+Text fields: ``text`` (title, body and location), ``title``, ``body`` (the author's new
+text), ``location``, ``quoted`` (quoted replies, forwards, signatures), ``attachments``
+(file names). Modifiers:
+
+``lexicon: NAME`` or ``lexicon: {name: NAME, min: 2}``
+    a term of the lexicon occurs (at least ``min`` distinct terms);
+``contains: PHRASE`` or a list
+    one of the phrases occurs (whole words, any case, no inflection);
+``all: [PHRASE, ...]``
+    every phrase occurs;
+``re: PATTERN``
+    the RE2 regular expression matches (linear time, so no pattern can hang a run;
+    ``(?i)`` for any case);
+``near: {a: LEXICON, b: LEXICON, within: 8}``
+    a term of ``a`` and a term of ``b`` at most ``within`` words apart;
+``mentions: other_client | any_client``
+    the text names a client from the directory (name, organisation or alias);
+    ``other_client`` only counts clients who are not among the item's participants.
+
+Participant fields: ``participants`` (everyone), ``sender`` (From, organizer),
+``recipients`` (To, Cc, attendees). All lines on the same field must hold for the same
+person. Modifiers: ``client: true|false``, ``me: true``, ``status: former`` (or a list),
+``relationship: friend``, ``understandings|missing: true``, ``ended|before: DATE``,
+``ended|after: DATE``, ``since|before: DATE``, ``since|after: DATE``.
+
+Time field ``start`` (event start, message date), in the configured timezone:
+``outside_hours: true|false``, ``weekday: [sat, sun]``, ``hour: 18-23`` (the start hour
+is in that inclusive range), ``all_day: true|false``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from linter.model import Contact, Evidence, Participant
+
+if TYPE_CHECKING:
+    from linter.engine.context import Context
+
+TEXT_FIELDS = ("text", "title", "body", "location", "quoted", "attachments")
+TEXT_EXPANSION = {"text": ("title", "body", "location")}
+PARTICIPANT_FIELDS = ("participants", "sender", "recipients")
+TIME_FIELDS = ("start",)
+TEXT_MODIFIERS = ("lexicon", "contains", "all", "re", "near", "mentions")
+PARTICIPANT_MODIFIERS = (
+    "client", "me", "status", "relationship", "understandings|missing",
+    "ended|before", "ended|after", "since|before", "since|after",
+)  # fmt: skip
+TIME_MODIFIERS = ("outside_hours", "weekday", "hour", "all_day")
+MAX_EVIDENCE = 5
+
+
+class Predicate(Protocol):
+    def test(self, context: Context) -> list[Evidence] | None: ...
+
+
+def text_fields(field: str) -> tuple[str, ...]:
+    return TEXT_EXPANSION.get(field, (field,))
+
+
+@dataclass(frozen=True)
+class HitsPredicate:
+    """Lexicon terms or phrases found by the run's one scan (``lexicon``, ``contains``)."""
+
+    selection: str
+    fields: tuple[str, ...]
+    groups: tuple[str, ...]
+    minimum: int = 1
+    need_every_key: int = 0  # `all`: how many distinct phrases must all be present
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        hits = [h for h in context.hits(self.fields) if h.hit.group in self.groups]
+        keys = {(h.hit.group, h.hit.key) for h in hits}
+        if self.need_every_key:
+            if len(keys) < self.need_every_key:
+                return None
+        elif len(keys) < self.minimum:
+            return None
+        return context.evidence(self.selection, hits)
+
+
+@dataclass(frozen=True)
+class NearPredicate:
+    selection: str
+    fields: tuple[str, ...]
+    first: str
+    second: str
+    within: int
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        hits = context.hits(self.fields)
+        firsts = [h for h in hits if h.hit.group == self.first]
+        seconds = [h for h in hits if h.hit.group == self.second]
+        for a in firsts:
+            for b in seconds:
+                if a.field != b.field:
+                    continue
+                left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
+                gap = context.field_text(a.field)[left.hit.end : right.hit.start]
+                if right.hit.start >= left.hit.end and len(gap.split()) <= self.within:
+                    return context.evidence(self.selection, [left, right])
+        return None
+
+
+@dataclass(frozen=True)
+class RegexPredicate:
+    selection: str
+    fields: tuple[str, ...]
+    regex: Any  # a compiled RE2 (or re) pattern
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        for field in self.fields:
+            text = context.field_text(field)
+            match = self.regex.search(text) if text else None
+            if match:
+                return [context.make_evidence(self.selection, field, match.start(), match.end())]
+        return None
+
+
+@dataclass(frozen=True)
+class MentionPredicate:
+    selection: str
+    fields: tuple[str, ...]
+    others_only: bool
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        hits = [h for h in context.hits(self.fields) if h.hit.group == "contacts"]
+        kept = []
+        for hit in hits:
+            contact = context.engine.mentionable[hit.hit.key]
+            if self.others_only and contact.key in context.client_keys:
+                continue
+            kept.append(hit)
+        return context.evidence(self.selection, kept) if kept else None
+
+
+ParticipantCheck = Callable[[Participant, Contact | None, "Context"], bool]
+
+
+@dataclass(frozen=True)
+class ParticipantPredicate:
+    """Some participant in ``field`` passes every check."""
+
+    selection: str
+    field: str
+    checks: tuple[ParticipantCheck, ...]
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        found = []
+        for participant, contact in context.resolved(self.field):
+            if all(check(participant, contact, context) for check in self.checks):
+                label = contact.label if contact else participant.name or participant.address
+                found.append(Evidence(self.selection, participant.role, label,
+                                      snippet=participant.address))  # fmt: skip
+        return found or None
+
+
+def participant_check(modifier: str, value: Any) -> ParticipantCheck:
+    """Build one check; ``value`` has already been validated by the rule loader."""
+    if modifier == "client":
+        want = bool(value)
+        return lambda p, c, ctx: (c is not None) == want and not ctx.is_me(p.address)
+    if modifier == "me":
+        want = bool(value)
+        return lambda p, c, ctx: ctx.is_me(p.address) == want
+    if modifier in ("status", "relationship"):
+        allowed = frozenset(_as_strings(value))
+        return lambda p, c, ctx: c is not None and getattr(c, modifier) in allowed
+    if modifier == "understandings|missing":
+        want = bool(value)
+        return lambda p, c, ctx: c is not None and (c.understandings is None) == want
+    attribute, _, op = modifier.partition("|")
+    limit: dt.date = value
+
+    def compare(p: Participant, c: Contact | None, ctx: Context) -> bool:
+        when = getattr(c, attribute, None) if c is not None else None
+        if when is None:
+            return False
+        return bool(when < limit) if op == "before" else bool(when > limit)
+
+    return compare
+
+
+@dataclass(frozen=True)
+class TimePredicate:
+    selection: str
+    check: Callable[[dt.datetime, bool, Context], bool]
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        item = context.item
+        if item.start is None:
+            return None
+        all_day = bool(getattr(item, "all_day", False))
+        if not self.check(item.start, all_day, context):
+            return None
+        local = context.engine.hours.local(item.start)
+        words = local.strftime("%a %d %b") if all_day else local.strftime("%a %d %b %H:%M")
+        return [Evidence(self.selection, "start", words)]
+
+
+def time_check(modifier: str, value: Any) -> Callable[[dt.datetime, bool, Context], bool]:
+    if modifier == "outside_hours":
+        want = bool(value)
+        return lambda moment, all_day, ctx: ctx.engine.hours.outside(moment, all_day) == want
+    if modifier == "all_day":
+        want = bool(value)
+        return lambda moment, all_day, ctx: all_day == want
+    if modifier == "weekday":
+        days: frozenset[int] = value
+        return lambda moment, all_day, ctx: ctx.engine.hours.local(moment).weekday() in days
+    low, high = value
+    return lambda moment, all_day, ctx: (not all_day) and low <= ctx.engine.hours.local(moment).hour <= high
+
+
+def _as_strings(value: Any) -> Iterable[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Alternatives (``or``) of predicate lists (``and``)."""
+
+    name: str
+    alternatives: tuple[tuple[Predicate, ...], ...]
+
+    def test(self, context: Context) -> list[Evidence] | None:
+        for predicates in self.alternatives:
+            evidence: list[Evidence] = []
+            for predicate in predicates:
+                found = predicate.test(context)
+                if found is None:
+                    break
+                evidence.extend(found)
+            else:
+                return evidence
+        return None
+
+
+def labels(evidence: Sequence[Evidence]) -> list[str]:
+    """The distinct words of some evidence, in order, for message placeholders."""
+    seen: dict[str, str] = {}
+    for piece in evidence:
+        key = piece.words.casefold()
+        if key not in seen:
+            seen[key] = piece.words
+    return list(seen.values())

@@ -1,0 +1,112 @@
+"""One lint run: configuration, contacts and rules in; findings out to a reporter.
+
+:func:`prepare` does everything that can fail on the user's configuration — config,
+contact directory, every rule pack — before any item is read, collecting every error
+(exit 2). :func:`run` then streams items from the sources through the engine to the
+reporter, one at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from linter import config as config_module
+from linter import contacts as contacts_module
+from linter import packs
+from linter.engine import Engine
+from linter.model import Problem, Severity
+from linter.report import Reporter, Summary
+from linter.sources import Window, iter_items
+from linter.yamlfile import ConfigError
+
+
+class SetupError(Exception):
+    """Configuration that cannot be used; carries every error found."""
+
+    def __init__(self, errors: Sequence[ConfigError | str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass
+class Setup:
+    config: config_module.Config
+    engine: Engine
+    window: Window
+    ruleset: packs.RuleSet
+
+
+def prepare(
+    config_path: str | None = None,
+    contacts_path: str | None = None,
+    extra_packs: Iterable[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    now: dt.datetime | None = None,
+    backend: str | None = None,
+) -> Setup:
+    try:
+        config_path = config_path or config_module.discover()
+        config = config_module.load(config_path) if config_path else config_module.defaults()
+    except ConfigError as exc:
+        raise SetupError([exc]) from None
+    errors: list[ConfigError | str] = []
+    directory = None
+    contacts_file = contacts_path or config.contacts
+    if not contacts_file:
+        errors.append("no contact directory: pass --contacts FILE or set `contacts:` in "
+                      "clientline.yaml (`clientline init` writes a starter)")  # fmt: skip
+    else:
+        try:
+            directory = contacts_module.load(contacts_file)
+        except ConfigError as exc:
+            errors.append(exc)
+    pack_dirs: list[Path] = []
+    for spec in [*config.packs, *extra_packs]:
+        try:
+            pack_dirs.append(packs.resolve(spec, config.base if spec in config.packs else Path.cwd()))
+        except ConfigError as exc:
+            errors.append(exc)
+    ruleset = packs.load(dict.fromkeys(pack_dirs), config.lexicons, config.disable, config.severity)
+    errors.extend(ruleset.errors)
+    tz = config.tz
+    now = now or dt.datetime.now(tz)
+    try:
+        start = config_module.parse_moment(since, tz, now, "--since") or config.since
+        end = config_module.parse_moment(until, tz, now, "--until") or config.until
+    except ConfigError as exc:
+        errors.append(exc)
+        start = end = None
+    if errors or directory is None:
+        raise SetupError(errors)
+    default = Window.around(now, tz)
+    window = Window(start or default.since, end or default.until, tz,
+                    filter_messages=bool(since or until))  # fmt: skip
+    if window.until <= window.since:
+        raise SetupError(["--until must be later than --since"])
+    engine = Engine(ruleset.rules, ruleset.lexicons, directory, config.hours, backend)
+    return Setup(config, engine, window, ruleset)
+
+
+def run(
+    setup: Setup, paths: Iterable[str], reporter: Reporter, minimum: Severity = Severity.INFO
+) -> Summary:
+    summary = Summary()
+    began = time.perf_counter()
+    for output in iter_items(paths, setup.window):
+        if isinstance(output, Problem):
+            summary.problems += 1
+            reporter.problem(output)
+            continue
+        summary.items += 1
+        for finding in setup.engine.check(output):
+            if finding.severity >= minimum:
+                summary.count(finding)
+                reporter.finding(finding)
+    summary.seconds = time.perf_counter() - began
+    reporter.finish(summary)
+    return summary

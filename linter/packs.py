@@ -1,0 +1,177 @@
+"""Rule packs: finding rule and lexicon files, reading them, and reporting every error.
+
+A pack is a folder of rule files named ``<ID>-<name>.yaml`` (one rule each), with an
+optional ``lexicons/`` folder and an optional ``contacts.yaml`` that its rules' test
+cases run against. Packs are named in ``clientline.yaml`` (``rules: [builtin, ./mine]``)
+or on the command line (``--rules DIR``):
+
+* ``builtin`` (or ``default``): the default pack shipped with clientline, derived from
+  the essays in ``seeds/``;
+* the name of a pack installed from PyPI, registered in the ``clientline.rules`` entry
+  point group as a function returning its folder (the built-in pack is registered the
+  same way);
+* a folder path, relative to the configuration file.
+
+Lexicons come from the shared ``rules/lexicons`` folder and every enabled pack's own
+``lexicons/`` folder. Loading never stops at the first bad file: every rule file is
+validated, and all errors are returned together, so one run shows every mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from linter import contacts as contacts_module
+from linter.engine import lexicon as lexicon_module
+from linter.engine import rules as rules_module
+from linter.engine.lexicon import Lexicon
+from linter.engine.rules import Rule
+from linter.yamlfile import ConfigError, LocatedDict, read
+
+ENTRY_POINT_GROUP = "clientline.rules"
+BUILTIN_NAMES = ("builtin", "default")
+_RULE_FILE = re.compile(r"^([A-Z]{2,5}[0-9]{3,4})-[a-z0-9-]+\.ya?ml$")
+
+
+def data_dir() -> Path:
+    """Where the shipped rules and seeds are: inside the wheel, or the source tree."""
+    packaged = Path(__file__).parent / "_data"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent
+
+
+def default_pack() -> str:
+    """Entry point target for the built-in pack."""
+    return str(data_dir() / "rules" / "default")
+
+
+def shared_lexicons() -> Path:
+    return data_dir() / "rules" / "lexicons"
+
+
+def principles_file() -> Path:
+    return data_dir() / "seeds" / "principles.yaml"
+
+
+@cache
+def principles() -> dict[str, dict[str, Any]]:
+    """The seeds' principles by id (P1...), as paraphrased in ``seeds/principles.yaml``."""
+    data = read(str(principles_file()))
+    return {str(p["id"]): dict(p) for p in data["principles"]}
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    lexicons: dict[str, Lexicon] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+    test_contacts: dict[str, str] = field(default_factory=dict)  # rule id -> contacts.yaml
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def resolve(spec: str, base: Path) -> Path:
+    """A pack name or folder from configuration, as a folder."""
+    if spec in BUILTIN_NAMES:
+        return Path(default_pack())
+    path = Path(spec).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if path.is_dir():
+        return path
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == spec:
+            return Path(entry.load()())
+    raise ConfigError(spec, "no such rule pack: not a folder, nor an installed pack",
+                      hint="installed packs: " + ", ".join(sorted(installed())))  # fmt: skip
+
+
+def installed() -> dict[str, str]:
+    return {e.name: e.value for e in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load(
+    packs: Iterable[Path],
+    lexicon_changes: Mapping[str, tuple[list[str], list[str]]] | None = None,
+    disabled: Iterable[str] = (),
+    severities: Mapping[str, str] | None = None,
+) -> RuleSet:
+    result = RuleSet()
+    packs = list(packs)
+    lexicon_dirs = [shared_lexicons(), *(p / "lexicons" for p in packs)]
+    for folder in dict.fromkeys(lexicon_dirs):
+        for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+            try:
+                lexicon = lexicon_module.from_data(read(str(path)), str(path))
+            except ConfigError as exc:
+                result.errors.append(exc)
+                continue
+            if lexicon.name in result.lexicons:
+                result.errors.append(ConfigError(str(path), f"lexicon `{lexicon.name}` is "
+                                     f"already defined in {result.lexicons[lexicon.name].origin}"))  # fmt: skip
+                continue
+            result.lexicons[lexicon.name] = lexicon
+    for name, (add, remove) in (lexicon_changes or {}).items():
+        if name in result.lexicons:
+            result.lexicons[name] = result.lexicons[name].adjusted(add, remove)
+        else:
+            result.lexicons[name] = Lexicon(name, tuple(
+                lexicon_module.Term(lexicon_module.normalise(t)) for t in add), origin="config")  # fmt: skip
+    known_principles = set(principles())
+    seen: dict[str, str] = {}
+    for pack in packs:
+        if not pack.is_dir():
+            result.errors.append(ConfigError(str(pack), "rule pack folder not found"))
+            continue
+        contacts_file = pack / "contacts.yaml"
+        for path in sorted(pack.glob("*.y*ml")):
+            if path.name == "contacts.yaml":
+                continue
+            match = _RULE_FILE.match(path.name)
+            if not match:
+                result.errors.append(ConfigError(str(path), "a rule file is named <ID>-<name>.yaml, "
+                                                 "e.g. CL101-business-agenda.yaml"))  # fmt: skip
+                continue
+            try:
+                rule = rules_module.from_data(
+                    read(str(path)), str(path), result.lexicons, known_principles
+                )
+            except ConfigError as exc:
+                result.errors.append(exc)
+                continue
+            if rule.id != match.group(1):
+                result.errors.append(ConfigError(str(path), f"file name says {match.group(1)} "
+                                                 f"but the rule's id is {rule.id}"))  # fmt: skip
+                continue
+            if rule.id in seen:
+                result.errors.append(ConfigError(str(path), f"rule id {rule.id} is already "
+                                                 f"used by {seen[rule.id]}"))  # fmt: skip
+                continue
+            seen[rule.id] = str(path)
+            if contacts_file.is_file():
+                result.test_contacts[rule.id] = str(contacts_file)
+            if rule.id in disabled:
+                continue
+            override = (severities or {}).get(rule.id)
+            if override:
+                from dataclasses import replace
+
+                from linter.model import Severity
+
+                rule = replace(rule, severity=Severity.parse(override))
+            result.rules.append(rule)
+    return result
+
+
+def load_test_contacts(path: str) -> contacts_module.Directory:
+    return contacts_module.load(path)
+
+
+def as_mapping(value: Any) -> LocatedDict | None:
+    return value if isinstance(value, LocatedDict) else None

@@ -1,0 +1,173 @@
+"""Sources: where items come from.
+
+A source turns one place (a file, a folder, later an account) into a stream of
+:class:`~linter.model.Item` objects, one at a time, and reports what it cannot read as
+:class:`~linter.model.Problem` objects in the same stream, so one broken calendar or
+message never stops a run. Every source implements the small :class:`Source`
+protocol and is registered in the ``clientline.sources`` entry point group; the
+built-in ones (``ics``, ``mbox``, ``maildir``, ``eml``) are registered the same way a
+third-party package would register its own::
+
+    [project.entry-points."clientline.sources"]
+    ics = "linter.sources.ics:IcsSource"
+
+:func:`iter_items` is what ``clientline lint PATH...`` uses: each path is given to the
+first source that claims it (folders are walked recursively; a Maildir folder is one
+source), and the items of all paths flow out as one stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+from linter.model import Item, Problem
+
+ENTRY_POINT_GROUP = "clientline.sources"
+DAYS_BACK = 30
+DAYS_AHEAD = 90
+
+Output = Item | Problem
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which items a run looks at.
+
+    Calendars are expanded only inside ``[since, until)``. Messages are filtered by date
+    only when ``filter_messages`` is set (the user passed ``--since``/``--until``), because
+    a mailbox export is usually meant to be read whole. ``tz`` is the user's timezone: it
+    gives floating times and all-day dates their meaning.
+    """
+
+    since: dt.datetime
+    until: dt.datetime
+    tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    filter_messages: bool = False
+
+    @classmethod
+    def around(cls, now: dt.datetime, tz: dt.tzinfo | None = None) -> Window:
+        """The default window: 30 days back to 90 days ahead of ``now``."""
+        tz = tz or now.tzinfo or ZoneInfo("UTC")
+        today = dt.datetime.combine(now.astimezone(tz).date(), dt.time(), tz)
+        return cls(today - dt.timedelta(DAYS_BACK), today + dt.timedelta(DAYS_AHEAD), tz)
+
+    def contains(self, moment: dt.datetime | None) -> bool:
+        return moment is None or self.since <= moment < self.until
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What every source provides."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, path: str, window: Window) -> None: ...
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        """Whether this source reads ``path`` (called for files and folders)."""
+        ...
+
+    def items(self) -> Iterator[Output]:
+        """Yield items lazily; yield a :class:`Problem` for what cannot be read."""
+        ...
+
+
+@cache
+def registry() -> dict[str, type[Source]]:
+    """Every installed source, built-in or third-party, by its entry point name."""
+    found: dict[str, type[Source]] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found[entry.name] = entry.load()
+    if not found:  # running from a source tree that was never installed
+        from linter.sources.eml import EmlSource
+        from linter.sources.ics import IcsSource
+        from linter.sources.maildir import MaildirSource
+        from linter.sources.mbox import MboxSource
+
+        found = {"ics": IcsSource, "mbox": MboxSource, "maildir": MaildirSource, "eml": EmlSource}
+    return found
+
+
+def source_for(path: Path, sources: Iterable[type[Source]] | None = None) -> type[Source] | None:
+    for source in sources if sources is not None else registry().values():
+        if source.claims(path):
+            return source
+    return None
+
+
+def iter_items(paths: Iterable[str], window: Window) -> Iterator[Output]:
+    """Every item under ``paths``, in order; unreadable input becomes a Problem."""
+    for path in paths:
+        yield from _iter_path(Path(path), window)
+
+
+def _iter_path(path: Path, window: Window) -> Iterator[Output]:
+    if not path.exists():
+        yield Problem(str(path), "no such file or folder")
+        return
+    source = source_for(path) or (sniff(path) if path.is_file() else None)
+    if source is not None:
+        yield from _guarded(source(str(path), window).items, str(path))
+    elif path.is_dir():
+        for child, child_source in _walk(path):
+            yield from _guarded(child_source(str(child), window).items, str(child))
+    else:
+        yield Problem(str(path), "not a calendar or mailbox file this tool can read")
+
+
+def sniff(path: Path) -> type[Source] | None:
+    """Guess the kind of a file the user named whose extension says nothing."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return None
+    sources = registry()
+    if head[:15].upper() == b"BEGIN:VCALENDAR":
+        return sources.get("ics")
+    if head.startswith(b"From "):
+        return sources.get("mbox")
+    first = head.split(b"\n", 1)[0]
+    if b":" in first and first.split(b":", 1)[0].replace(b"-", b"").isalnum():
+        return sources.get("eml")
+    return None
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, type[Source]]]:
+    """Files and Maildir folders under ``folder`` that a source claims, in sorted order."""
+    for root, dirs, files in os.walk(folder, onerror=None):
+        here = Path(root)
+        dirs.sort()
+        claimed_dirs = []
+        for name in dirs:
+            source = source_for(here / name)
+            if source is not None:
+                claimed_dirs.append(name)
+                yield here / name, source
+        for name in claimed_dirs:
+            dirs.remove(name)
+        for name in sorted(files):
+            # Only known extensions are read in a walk; a folder of .eml files often
+            # holds notes and labels beside them. Sniffing is for paths named explicitly.
+            source = source_for(here / name)
+            if source is not None:
+                yield here / name, source
+
+
+def _guarded(produce: Callable[[], Iterator[Output]], where: str) -> Iterator[Output]:
+    """Run a source; a bug or an OS error in it becomes a Problem, not a crash."""
+    try:
+        yield from produce()
+    except OSError as exc:
+        yield Problem(where, f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # a source bug must not lose the rest of the run
+        yield Problem(where, f"internal error while reading ({type(exc).__name__}: {exc})")

@@ -1,0 +1,291 @@
+"""iCalendar files (``.ics``, ``.ical``, ``.ifb``): one item per event occurrence.
+
+Reading is built for large exports and broken ones:
+
+1. One streaming pass indexes the file: calendar properties (``X-WR-TIMEZONE``,
+   ``X-WR-CALNAME``), ``VTIMEZONE`` blocks, and where each ``VEVENT`` starts and ends,
+   by line, with its ``UID``. Nothing but the index is kept.
+2. Events are then parsed in chunks of whole ``UID`` groups (a recurring series and its
+   overrides always travel together), each chunk as a small calendar with the file's
+   timezones, by ``icalendar``; Google's ``X-WR-TIMEZONE`` is applied with
+   ``x-wr-timezone``; recurrences (``RRULE``, ``RDATE``, ``EXDATE``, moved or cancelled
+   occurrences) are expanded inside the run's window by ``recurring-ical-events``.
+3. When a chunk fails, its series are retried one by one, so a malformed event is
+   reported by its line and the rest of the file is still read.
+
+Times: floating times and all-day dates take the user's timezone. Cancelled events
+and cancelled occurrences are skipped. Organizer and attendees come from ``mailto:``
+addresses with their ``CN`` and ``PARTSTAT``. The locator is the line of the event's
+``BEGIN:VEVENT``; the item id is ``UID`` plus the occurrence's recurrence id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import icalendar
+import recurring_ical_events
+import x_wr_timezone
+
+from linter.model import Event, Participant, Problem, event_id
+from linter.sources import Output, Window
+
+EXTENSIONS = (".ics", ".ical", ".ifb", ".icalendar")
+CHUNK_EVENTS = 200
+_CALENDAR_PROPERTIES = (b"X-WR-TIMEZONE", b"X-WR-CALNAME", b"VERSION", b"PRODID", b"CALSCALE")
+
+
+@dataclass
+class _Block:
+    line: int
+    start: int  # byte offsets of the BEGIN:VEVENT ... END:VEVENT lines
+    end: int
+    uid: str
+    recurring: bool = False
+
+
+@dataclass
+class _Index:
+    header: list[bytes] = field(default_factory=list)
+    timezones: list[bytes] = field(default_factory=list)
+    groups: dict[str, list[_Block]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    calendar_name: str | None = None
+    saw_calendar: bool = False
+
+
+class IcsSource:
+    kind: ClassVar[str] = "ics"
+
+    def __init__(self, path: str, window: Window) -> None:
+        self.path = path
+        self.window = window
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        return path.suffix.lower() in EXTENSIONS and path.is_file()
+
+    def items(self) -> Iterator[Output]:
+        index = _index(self.path)
+        yield from index.problems
+        if not index.saw_calendar:
+            yield Problem(self.path, "not an iCalendar file (no BEGIN:VCALENDAR)")
+            return
+        with open(self.path, "rb") as handle:
+            for chunk in _chunks(index.groups.values()):
+                yield from self._read_chunk(handle, index, chunk)
+
+    def _read_chunk(self, handle: Any, index: _Index, chunk: list[list[_Block]]) -> Iterator[Output]:
+        try:
+            events = list(self._expand(handle, index, [b for group in chunk for b in group]))
+        except Exception:
+            if len(chunk) == 1:
+                block = chunk[0][0]
+                try:
+                    list(self._expand(handle, index, chunk[0]))
+                except Exception as exc:
+                    yield Problem(self.path, f"event {block.uid!r} skipped: {_reason(exc)}",
+                                  block.line)  # fmt: skip
+                return
+            for group in chunk:
+                yield from self._read_chunk(handle, index, [group])
+            return
+        yield from events
+
+    def _expand(self, handle: Any, index: _Index, blocks: list[_Block]) -> Iterator[Event]:
+        parts = [b"BEGIN:VCALENDAR\r\n", *index.header, *index.timezones]
+        for block in blocks:
+            handle.seek(block.start)
+            parts.append(handle.read(block.end - block.start))
+        parts.append(b"END:VCALENDAR\r\n")
+        calendar = icalendar.Calendar.from_ical(b"".join(parts))
+        calendar = x_wr_timezone.to_standard(calendar)
+        by_uid = {block.uid: block for block in reversed(blocks)}
+        since, until = self.window.since, self.window.until
+        occurrences = recurring_ical_events.of(calendar).between(since, until)
+        for component in occurrences:
+            if component.name != "VEVENT":
+                continue
+            event = self._event(component, by_uid, index)
+            if event is not None:
+                yield event
+
+    def _event(self, component: Any, by_uid: dict[str, _Block], index: _Index) -> Event | None:
+        status = str(component.get("STATUS") or "").upper()
+        if status == "CANCELLED":
+            return None
+        uid = str(component.get("UID") or "")
+        block = by_uid.get(uid) or next(iter(by_uid.values()))
+        start, all_day = self._moment(component.get("DTSTART"))
+        end, _ = self._moment(component.get("DTEND"))
+        if end is None and start is not None:
+            duration = component.get("DURATION")
+            if duration is not None and isinstance(duration.dt, dt.timedelta):
+                end = start + duration.dt
+            elif all_day:
+                end = start + dt.timedelta(days=1)
+        recurrence = None
+        if block.recurring and start is not None:
+            rid, _ = self._moment(component.get("RECURRENCE-ID"))
+            recurrence = (rid or start).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            if all_day:
+                recurrence = (rid or start).strftime("%Y%m%d")
+        organizer = _participant(component.get("ORGANIZER"), "organizer")
+        attendees = tuple(
+            p for p in (_participant(a, "attendee") for a in _as_list(component.get("ATTENDEE")))
+            if p is not None and (organizer is None or p.address != organizer.address)
+        )  # fmt: skip
+        categories = []
+        for value in _as_list(component.get("CATEGORIES")):
+            categories.extend(str(c) for c in getattr(value, "cats", [value]))
+        return Event(
+            source=self.path,
+            locator=str(block.line),
+            id=event_id(uid or block.uid, recurrence),
+            title=_text(component.get("SUMMARY")),
+            body=_text(component.get("DESCRIPTION")),
+            location=_text(component.get("LOCATION")),
+            start=start,
+            end=end,
+            all_day=all_day,
+            sender=organizer,
+            recipients=attendees,
+            thread=uid or block.uid,
+            labels=tuple(categories),
+            folder=index.calendar_name,
+            link=_text(component.get("URL")) or None,
+            recurrence_id=recurrence,
+            status=status.lower() or None,
+            private=str(component.get("CLASS") or "").upper() in ("PRIVATE", "CONFIDENTIAL"),
+        )
+
+    def _moment(self, prop: Any) -> tuple[dt.datetime | None, bool]:
+        value = getattr(prop, "dt", None)
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=self.window.tz)
+            return value, False
+        if isinstance(value, dt.date):
+            return dt.datetime.combine(value, dt.time(), self.window.tz), True
+        return None, False
+
+
+def _index(path: str) -> _Index:
+    """One pass over the file: header, timezones, and where every VEVENT lies."""
+    index = _Index()
+    depth_stack: list[bytes] = []
+    offset = 0
+    block_start = block_line = 0
+    uid = b""
+    recurring = False
+    timezone_lines: list[bytes] | None = None
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            here, offset = offset, offset + len(line)
+            stripped = line.strip()
+            upper = stripped.upper()
+            if upper.startswith(b"BEGIN:"):
+                name = upper[6:]
+                depth_stack.append(name)
+                if name == b"VCALENDAR":
+                    index.saw_calendar = True
+                elif name == b"VEVENT" and len(depth_stack) == 2:
+                    block_start, block_line, uid, recurring = here, number, b"", False
+                elif name == b"VTIMEZONE" and len(depth_stack) == 2:
+                    timezone_lines = []
+            if timezone_lines is not None:
+                timezone_lines.append(line)
+            if len(depth_stack) == 2 and depth_stack[-1] == b"VEVENT":
+                if upper.startswith(b"UID") and upper[3:4] in (b":", b";"):
+                    uid = stripped.split(b":", 1)[1].strip()
+                elif upper.startswith((b"RRULE", b"RDATE", b"RECURRENCE-ID")):
+                    recurring = True
+            elif len(depth_stack) == 1 and upper.startswith(_CALENDAR_PROPERTIES):
+                index.header.append(line if line.endswith(b"\n") else line + b"\r\n")
+                if upper.startswith(b"X-WR-CALNAME"):
+                    index.calendar_name = stripped.split(b":", 1)[-1].decode("utf-8", "replace")
+            if upper.startswith(b"END:"):
+                name = upper[4:]
+                if not depth_stack or depth_stack[-1] != name:
+                    index.problems.append(
+                        Problem(path, f"unexpected {stripped.decode('ascii', 'replace')}", number)
+                    )
+                    depth_stack = [n for n in depth_stack if n != name] if name in depth_stack else depth_stack
+                    continue
+                depth_stack.pop()
+                if name == b"VEVENT" and len(depth_stack) == 1:
+                    key = uid.decode("utf-8", "replace") or _anonymous_uid(path, block_line)
+                    block = _Block(block_line, block_start, offset, key, recurring)
+                    group = index.groups.setdefault(key, [])
+                    group.append(block)
+                    if len(group) > 1:
+                        for member in group:
+                            member.recurring = True
+                elif name == b"VTIMEZONE" and len(depth_stack) == 1 and timezone_lines:
+                    index.timezones.append(b"".join(timezone_lines))
+                    timezone_lines = None
+    if depth_stack and index.saw_calendar:
+        open_names = ", ".join(n.decode("ascii", "replace") for n in depth_stack)
+        index.problems.append(Problem(path, f"file ends inside {open_names}; read what was complete",
+                                      level="warning"))  # fmt: skip
+    return index
+
+
+def _chunks(groups: Iterable[list[_Block]]) -> Iterator[list[list[_Block]]]:
+    chunk: list[list[_Block]] = []
+    size = 0
+    for group in groups:
+        chunk.append(group)
+        size += len(group)
+        if size >= CHUNK_EVENTS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _anonymous_uid(path: str, line: int) -> str:
+    return "nouid-" + hashlib.sha256(f"{Path(path).name}:{line}".encode()).hexdigest()[:16]
+
+
+def _participant(prop: Any, role: str) -> Participant | None:
+    if prop is None:
+        return None
+    value = str(prop).strip()
+    if value.lower().startswith("mailto:"):
+        value = value[7:]
+    if "@" not in value:
+        return None
+    params = getattr(prop, "params", {})
+    response = params.get("PARTSTAT")
+    return Participant(
+        address=value.strip().lower(),
+        name=str(params.get("CN") or "").strip().strip('"'),
+        role=role,
+        response=str(response).lower() if response else None,
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,170 @@
+"""Reading YAML so that every error can say ``file:line:col``.
+
+Rules, lexicons, contacts and configuration are all YAML written by people. When one
+is wrong, the message must point at the spot: :func:`parse` returns plain dicts and
+lists (subclasses that remember where each key and value began), and
+:class:`ConfigError` formats as ``path:line:col: message`` with an optional hint.
+
+:func:`check_keys` rejects unknown keys with a near-miss suggestion
+("unknown key `aplies_to`; did you mean `applies_to`?").
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    line: int  # 1-based
+    col: int  # 1-based
+
+
+class ConfigError(Exception):
+    """A configuration, contact, rule or lexicon file that cannot be used (exit 2)."""
+
+    def __init__(self, path: str, message: str, mark: Mark | None = None, hint: str = ""):
+        self.path = path
+        self.message = message
+        self.mark = mark
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.mark.line}:{self.mark.col}" if self.mark else self.path
+        text = f"{where}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class LocatedDict(dict[str, Any]):
+    """A mapping that remembers where it and each of its keys and values began."""
+
+    mark: Mark = Mark(1, 1)
+    key_marks: dict[str, Mark]
+    value_marks: dict[str, Mark]
+
+    def key_mark(self, key: str) -> Mark:
+        return self.key_marks.get(key, self.mark)
+
+    def value_mark(self, key: str) -> Mark:
+        return self.value_marks.get(key, self.key_mark(key))
+
+
+class LocatedList(list[Any]):
+    mark: Mark = Mark(1, 1)
+    item_marks: list[Mark]
+
+    def item_mark(self, index: int) -> Mark:
+        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+    loader.flatten_mapping(node)
+    result = LocatedDict()
+    result.mark = _mark(node)
+    result.key_marks = {}
+    result.value_marks = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) or key is None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be plain text", key_node.start_mark
+            )
+        key = str(key)
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key `{key}`", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_marks[key] = _mark(key_node)
+        result.value_marks[key] = _mark(value_node)
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
+    result = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.mark = _mark(node)
+    result.item_marks = [_mark(child) for child in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def parse(text: str, path: str) -> Any:
+    """Parse one YAML document; raise :class:`ConfigError` naming ``path:line:col``."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(mark.line + 1, mark.column + 1) if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(path, f"invalid YAML: {problem}", where) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, f"invalid YAML: {exc}") from None
+
+
+def read(path: str) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a :class:`ConfigError`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    return parse(text, path)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
+def check_keys(
+    mapping: LocatedDict, allowed: Iterable[str], path: str, what: str = "key"
+) -> None:
+    allowed = list(allowed)
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(
+                path,
+                f"unknown {what} `{key}`",
+                mapping.key_mark(key),
+                suggest(key, allowed) or "expected one of: " + ", ".join(allowed),
+            )
+
+
+def expect_mapping(value: Any, path: str, what: str, mark: Mark | None = None) -> LocatedDict:
+    if not isinstance(value, LocatedDict):
+        raise ConfigError(
+            path, f"{what} must be a mapping, not {type_name(value)}", getattr(value, "mark", mark)
+        )
+    return value
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {
+        LocatedDict: "a mapping",
+        LocatedList: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
