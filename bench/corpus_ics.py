@@ -202,13 +202,14 @@ def _add_month(moment: dt.datetime | dt.date) -> dt.datetime | dt.date:
 
 
 def moved(occasion: Occasion) -> Occasion:
-    """An override of the second occurrence, one hour later (same UID)."""
-    second = (occasion.start + dt.timedelta(days=7) if "WEEKLY" in occasion.rrule
-              else _add_month(occasion.start))
+    """An override of the second occurrence, one hour later (same UID); timed events only."""
+    start, end = occasion.start, occasion.end
+    assert isinstance(start, dt.datetime) and isinstance(end, dt.datetime)
+    second = start + dt.timedelta(days=7) if "WEEKLY" in occasion.rrule else _add_month(start)
     later = dt.timedelta(hours=1)
     copy = Occasion(occasion.uid, occasion.register, occasion.title + " (moved)",
                     occasion.organizer, occasion.attendees, second + later,
-                    second + later + (occasion.end - occasion.start), occasion.zone,
+                    second + later + (end - start), occasion.zone,
                     occasion.location, occasion.description, occasion.status)
     copy.extra = [_prop("RECURRENCE-ID", second, occasion.zone), "SEQUENCE:1"]
     return copy
@@ -263,7 +264,9 @@ def fold(line: str) -> str:
     """Fold a content line at 75 octets (RFC 5545 3.1) and end it with CRLF."""
     if len(line) <= 75 and line.isascii():
         return line + "\r\n"
-    pieces, current, size, limit = [], [], 0, 75
+    pieces: list[str] = []
+    current: list[str] = []
+    size, limit = 0, 75
     for char in line:
         width = len(char.encode())
         if size + width > limit:

@@ -9,9 +9,11 @@ measures each with ``os.wait4``: wall time, CPU time and peak RSS of that child.
 * end to end: ``clientline lint PATH --contacts .. --since .. --until .. --format jsonl
   --exit-zero > /dev/null``: sources, contacts, every rule, the JSON reporter.
 
-The item count comes from the parse-only run. "rules +%" is how much longer end to end
-takes than parsing alone (``parse_rate / e2e_rate - 1``). Results go to the terminal and
-to ``bench/out/results.json``; logs of each child to ``bench/out/logs/``.
+The item count comes from the parse-only run; lint's own counts (items, findings by
+rule) are recorded too when it reports them on stderr, but nothing depends on them.
+"rules +%" is how much longer end to end takes than parsing alone
+(``parse_rate / e2e_rate - 1``); both include interpreter start-up. Results go to the
+terminal and to ``bench/out/results.json``; each child's output to ``bench/out/logs/``.
 
     python bench/run.py [--quick] [--only mailbox|calendar|enron] [--repeat K]
                         [--keep-output] [--check]
@@ -80,14 +82,23 @@ class Result:
     problems: int | None = None
     lint_items: int | None = None
     findings: int | None = None
+    by_rule: dict[str, int] | None = None
     parse: Measurement | None = None
     e2e: Measurement | None = None
+    startup: dict[str, float] = field(default_factory=dict)  # seconds on an empty mbox
     errors: list[str] = field(default_factory=list)
 
     def rate(self, which: Measurement | None) -> float | None:
         if which is None or not self.items or which.returncode != 0:
             return None
         return self.items / which.seconds
+
+    def steady_rate(self, which: Measurement | None, kind: str) -> float | None:
+        """Items a second once started: the start-up time on an empty mbox taken off."""
+        if self.rate(which) is None or which is None or kind not in self.startup:
+            return None
+        working = which.seconds - self.startup[kind]
+        return self.items / working if self.items and working > 0 else None
 
     def cpu_rate(self, which: Measurement | None) -> float | None:
         if which is None or not self.items or which.returncode != 0:
@@ -106,6 +117,8 @@ class Result:
         data["e2e_items_per_second"] = _round(self.rate(self.e2e))
         data["parse_items_per_cpu_second"] = _round(self.cpu_rate(self.parse))
         data["e2e_items_per_cpu_second"] = _round(self.cpu_rate(self.e2e))
+        data["parse_steady_items_per_second"] = _round(self.steady_rate(self.parse, "parse"))
+        data["e2e_steady_items_per_second"] = _round(self.steady_rate(self.e2e, "e2e"))
         data["rules_overhead_percent"] = _round(self.rules_overhead)
         return data
 
@@ -189,25 +202,28 @@ def measure_e2e(corpus: Corpus, result: Result, repeat: int, logs: Path, keep: b
     if result.e2e.returncode != 0:
         result.errors.append(f"clientline lint exited {result.e2e.returncode}: {_tail(err)}")
         return
-    found = ITEMS_ON_STDERR.search(err.read_text(errors="replace"))
+    _read_stderr(err.read_text(errors="replace"), result)
+    if keep and result.findings is None:
+        with out.open(encoding="utf-8", errors="replace") as handle:
+            result.findings = sum(1 for line in handle if line.startswith('{"id"'))
+
+
+def _read_stderr(text: str, result: Result) -> None:
+    """Lint's own counts, if it reports them: a JSON ``summary`` line, or "N items"."""
+    for line in reversed(text.splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        summary = record.get("summary") if isinstance(record, dict) else None
+        if isinstance(summary, dict):
+            result.lint_items = summary.get("items")
+            result.findings = summary.get("findings")
+            result.by_rule = summary.get("by_rule")
+            return
+    found = ITEMS_ON_STDERR.search(text)
     if found:
         result.lint_items = int(found.group(1).replace(",", ""))
-    if keep:
-        _read_summary(out, result)
-
-
-def _read_summary(findings: Path, result: Result) -> None:
-    """Count findings in kept jsonl output (and take lint's item count from a summary line)."""
-    count = 0
-    with findings.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            record = json.loads(line) if line.strip() else {}
-            summary = record.get("summary") if isinstance(record, dict) else None
-            if isinstance(summary, dict):
-                result.lint_items = summary.get("items", result.lint_items)
-            elif record:
-                count += 1
-    result.findings = count
 
 
 def bench_corpus(corpus: Corpus, args: argparse.Namespace, logs: Path) -> Result:
@@ -224,7 +240,7 @@ def bench_corpus(corpus: Corpus, args: argparse.Namespace, logs: Path) -> Result
 # the report -----------------------------------------------------------------------------
 
 COLUMNS = ("corpus", "items", "parse items/s", "e2e items/s", "rules +%",
-           "RSS parse MB", "RSS e2e MB")
+           "RSS parse MB", "RSS e2e MB", "e2e steady/s")
 
 
 def _fmt(value: float | int | None, spec: str = ",.0f") -> str:
@@ -237,7 +253,7 @@ def table(results: list[Result]) -> str:
         rows.append((
             r.corpus, _fmt(r.items), _fmt(r.rate(r.parse)), _fmt(r.rate(r.e2e)),
             _fmt(r.rules_overhead, ".1f"), _fmt(r.parse.rss_mb if r.parse else None, ".1f"),
-            _fmt(r.e2e.rss_mb if r.e2e else None, ".1f"),
+            _fmt(r.e2e.rss_mb if r.e2e else None, ".1f"), _fmt(r.steady_rate(r.e2e, "e2e")),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
@@ -290,6 +306,25 @@ def write_results(path: Path, results: list[Result], corpora: generate.Corpora,
 # main -----------------------------------------------------------------------------------
 
 
+def measure_startup(corpora: generate.Corpora, only: list[str], logs: Path) -> dict[str, float]:
+    """Seconds each child takes on an empty mbox: interpreter, imports, rules, contacts."""
+    empty = corpora.out / "empty.mbox"
+    empty.write_bytes(b"")
+    contacts = corpora.enron_contacts if only == ["enron"] else corpora.contacts
+    probe = Result("start-up", str(empty), 0)
+    corpus = Corpus("start-up", empty, contacts, "2026-01-01", "2027-01-01")
+    measure_parse(corpus, probe, 1, logs)
+    measure_e2e(corpus, probe, 1, logs, keep=False)
+    for error in probe.errors:
+        print(f"[start-up] {error}", file=sys.stderr)
+    found = {}
+    if probe.parse is not None and probe.parse.returncode == 0:
+        found["parse"] = probe.parse.seconds
+    if probe.e2e is not None and probe.e2e.returncode == 0:
+        found["e2e"] = probe.e2e.seconds
+    return found
+
+
 def corpora_to_run(corpora: generate.Corpora, only: list[str]) -> list[Corpus]:
     sizes = corpora.sizes
     window = ("2026-01-01", "2027-01-01")
@@ -314,7 +349,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
                         help="run each measurement K times and keep the fastest")
     parser.add_argument("--keep-output", action="store_true",
-                        help="keep lint's jsonl in bench/out/logs and count the findings")
+                        help="keep lint's jsonl findings in bench/out/logs (else /dev/null)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed (not only when a run fails)")
     return parser.parse_args(argv)
@@ -327,11 +362,16 @@ def main(argv: list[str] | None = None) -> int:
                   else (generate.FULL, generate.DEFAULT_OUT))
     corpora = generate.generate(out, sizes, only=only)
     logs = out / "logs"
+    startup = measure_startup(corpora, only, logs)
     results = [bench_corpus(c, args, logs) for c in corpora_to_run(corpora, only)]
+    for result in results:
+        result.startup = startup
     checks = targets(results)
     print()
     print(table(results))
-    print()
+    print(f"start-up on an empty mbox (taken off for e2e steady/s): "
+          f"parse only {_fmt(startup.get('parse'), '.2f')} s, "
+          f"end to end {_fmt(startup.get('e2e'), '.2f')} s\n")
     for check in checks:
         mark, value = ("ok  " if check["met"] else "MISS"), _fmt(check["value"], ",.1f")
         print(f"{mark} {check['target']}: {value} (wanted {check['wanted']})")

@@ -34,11 +34,22 @@ def _fail(errors: list[object]) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="clientline.yaml to use.")
-@click.option("--contacts", type=click.Path(dir_okay=False), help="Contact directory (contacts.yaml).")
-@click.option("--rules", "rule_packs", multiple=True, help="Extra rule pack: a folder or an installed pack.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "jsonl"]), default="text",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="clientline.yaml to use."
+)
+@click.option(
+    "--contacts", type=click.Path(dir_okay=False), help="Contact directory (contacts.yaml)."
+)
+@click.option(
+    "--rules", "rule_packs", multiple=True, help="Extra rule pack: a folder or an installed pack."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+)
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--since", help="Start of the window: 2026-10-01, today, -30d (default -30d).")
@@ -103,7 +114,10 @@ def rules_list(config_path: str | None, rule_packs: tuple[str, ...]) -> None:
     """One line per enabled rule."""
     for rule in _ruleset(config_path, rule_packs).rules:
         kinds = ",".join(sorted(rule.applies_to))
-        click.echo(f"{rule.id}  {rule.severity!s:<7}  {kinds:<13}  {','.join(rule.principles):<6}  {rule.name}")
+        click.echo(
+            f"{rule.id}  {rule.severity!s:<7}  {kinds:<13}  "
+            f"{','.join(rule.principles):<6}  {rule.name}"
+        )
 
 
 @rules.command("show")
@@ -141,8 +155,10 @@ def rules_test(folders: tuple[str, ...], config_path: str | None) -> None:
             click.echo(f"PASSED {case.origin}:{case.line} {case.label}")
         else:
             failed += 1
-            click.echo(f"FAILED {case.origin}:{case.line} {case.label}: expected "
-                       f"{sorted(case.expect) or 'nothing'}, fired {sorted(outcome.fired) or 'nothing'}")  # fmt: skip
+            click.echo(
+                f"FAILED {case.origin}:{case.line} {case.label}: expected "
+                f"{sorted(case.expect) or 'nothing'}, fired {sorted(outcome.fired) or 'nothing'}"
+            )
     click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
     sys.exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
 

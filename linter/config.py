@@ -43,9 +43,20 @@ from linter.yamlfile import (
 
 FILE_NAMES = ("clientline.yaml", ".clientline.yaml", "clientline.yml")
 KEYS = (
-    "timezone", "working_hours", "contacts", "rules", "disable", "severity", "lexicons",
-    "window", "state", "sources", "digest", "schedule", "retention_days",
-)  # fmt: skip
+    "timezone",
+    "working_hours",
+    "contacts",
+    "rules",
+    "disable",
+    "severity",
+    "lexicons",
+    "window",
+    "state",
+    "sources",
+    "digest",
+    "schedule",
+    "retention_days",
+)
 _RELATIVE = re.compile(r"^([+-]?)(\d+)([dw])$")
 
 
@@ -113,8 +124,12 @@ def _build(data: LocatedDict, path: str | None) -> Config:
     try:
         tz = ZoneInfo(str(tz_name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(where, f"unknown timezone `{tz_name}`", data.value_mark("timezone"),
-                          "use an IANA name such as Europe/London") from None  # fmt: skip
+        raise ConfigError(
+            where,
+            f"unknown timezone `{tz_name}`",
+            data.value_mark("timezone"),
+            "use an IANA name such as Europe/London",
+        ) from None
     config.timezone = str(tz_name)
     config.hours = _hours(data.get("working_hours"), tz, where, data)
     contacts = data.get("contacts")
@@ -130,8 +145,12 @@ def _build(data: LocatedDict, path: str | None) -> Config:
         severity = expect_mapping(data["severity"], where, "`severity`")
         for rule_id, level in severity.items():
             if str(level).upper() not in Severity.__members__:
-                raise ConfigError(where, f"unknown severity `{level}` for {rule_id}",
-                                  severity.value_mark(rule_id), "info, warning or error")  # fmt: skip
+                raise ConfigError(
+                    where,
+                    f"unknown severity `{level}` for {rule_id}",
+                    severity.value_mark(rule_id),
+                    "info, warning or error",
+                )
             config.severity[rule_id] = str(level)
     if "lexicons" in data:
         lexicons = expect_mapping(data["lexicons"], where, "`lexicons`")
@@ -195,8 +214,9 @@ def parse_moment(
         moment = dt.datetime.fromisoformat(text.upper() if "t" in text else text)
     except ValueError:
         mark = data.value_mark(key) if data is not None and key else None
-        raise ConfigError(where, f"`{value}` is not a date (2026-10-01, today, -30d, +90d)",
-                          mark) from None  # fmt: skip
+        raise ConfigError(
+            where, f"`{value}` is not a date (2026-10-01, today, -30d, +90d)", mark
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -207,6 +227,7 @@ def _words(data: LocatedDict, key: str, where: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-        raise ConfigError(where, f"`{key}` must be a list, not {type_name(value)}",
-                          data.value_mark(key))  # fmt: skip
+        raise ConfigError(
+            where, f"`{key}` must be a list, not {type_name(value)}", data.value_mark(key)
+        )
     return [str(v) for v in value]

@@ -47,9 +47,18 @@ from linter.yamlfile import (
 
 TOP_KEYS = ("me", "internal_domains", "clients")
 CLIENT_KEYS = (
-    "name", "org", "emails", "domains", "aliases", "status", "relationship",
-    "since", "ended", "understandings", "notes",
-)  # fmt: skip
+    "name",
+    "org",
+    "emails",
+    "domains",
+    "aliases",
+    "status",
+    "relationship",
+    "since",
+    "ended",
+    "understandings",
+    "notes",
+)
 STATUSES = ("active", "former", "prospect")
 RELATIONSHIPS = ("professional", "friend")
 WILDCARD = "*"
@@ -141,9 +150,11 @@ def _client(raw: Any, path: str, mark: Mark) -> Contact:
     domains = _addresses(entry.get("domains"), path, entry.value_mark("domains"))
     if not emails and not domains:
         raise ConfigError(
-            path, f"client `{name}` has neither `emails` nor `domains`", entry.mark,
+            path,
+            f"client `{name}` has neither `emails` nor `domains`",
+            entry.mark,
             "add at least one address, or `domains: ['*']` for every outside correspondent",
-        )  # fmt: skip
+        )
     org = entry.get("org") or ""
     aliases = entry.get("aliases") or []
     if not isinstance(org, str) or not isinstance(aliases, list):
@@ -166,9 +177,10 @@ def _choice(entry: LocatedDict, key: str, choices: Iterable[str], default: str, 
     value = entry.get(key, default)
     if value not in choices:
         raise ConfigError(
-            path, f"`{key}` must be one of {', '.join(choices)}, not `{value}`",
+            path,
+            f"`{key}` must be one of {', '.join(choices)}, not `{value}`",
             entry.value_mark(key),
-        )  # fmt: skip
+        )
     return str(value)
 
 

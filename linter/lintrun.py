@@ -9,10 +9,14 @@ reporter, one at a time.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import platformdirs
 
 from linter import config as config_module
 from linter import contacts as contacts_module
@@ -22,6 +26,31 @@ from linter.model import Problem, Severity
 from linter.report import Reporter, Summary
 from linter.sources import Window, iter_items
 from linter.yamlfile import ConfigError
+
+
+class FileCache:
+    """Compiled pattern databases under the user's cache folder (owner-only)."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder or Path(
+            os.environ.get("CLIENTLINE_CACHE_DIR") or platformdirs.user_cache_dir("clientline")
+        )
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return (self.folder / key).read_bytes()
+        except OSError:
+            return None
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # write then rename, so a concurrent run never reads half a file
+            with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as handle:
+                handle.write(data)
+            os.replace(handle.name, self.folder / key)
+        except OSError:
+            pass  # a cache is an optimisation; a read-only home must not fail a run
 
 
 class SetupError(Exception):
@@ -58,8 +87,10 @@ def prepare(
     directory = None
     contacts_file = contacts_path or config.contacts
     if not contacts_file:
-        errors.append("no contact directory: pass --contacts FILE or set `contacts:` in "
-                      "clientline.yaml (`clientline init` writes a starter)")  # fmt: skip
+        errors.append(
+            "no contact directory: pass --contacts FILE or set `contacts:` in "
+            "clientline.yaml (`clientline init` writes a starter)"
+        )
     else:
         try:
             directory = contacts_module.load(contacts_file)
@@ -68,7 +99,9 @@ def prepare(
     pack_dirs: list[Path] = []
     for spec in [*config.packs, *extra_packs]:
         try:
-            pack_dirs.append(packs.resolve(spec, config.base if spec in config.packs else Path.cwd()))
+            pack_dirs.append(
+                packs.resolve(spec, config.base if spec in config.packs else Path.cwd())
+            )
         except ConfigError as exc:
             errors.append(exc)
     ruleset = packs.load(dict.fromkeys(pack_dirs), config.lexicons, config.disable, config.severity)
@@ -84,11 +117,12 @@ def prepare(
     if errors or directory is None:
         raise SetupError(errors)
     default = Window.around(now, tz)
-    window = Window(start or default.since, end or default.until, tz,
-                    filter_messages=bool(since or until))  # fmt: skip
+    window = Window(
+        start or default.since, end or default.until, tz, filter_messages=bool(since or until)
+    )
     if window.until <= window.since:
         raise SetupError(["--until must be later than --since"])
-    engine = Engine(ruleset.rules, ruleset.lexicons, directory, config.hours, backend)
+    engine = Engine(ruleset.rules, ruleset.lexicons, directory, config.hours, backend, FileCache())
     return Setup(config, engine, window, ruleset)
 
 

@@ -46,7 +46,10 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Participant:
-    """One address on an item, in one role (``from``, ``to``, ``cc``, ``organizer``, ``attendee``)."""
+    """One address on an item, in one role.
+
+    Roles: ``from``, ``to``, ``cc``, ``organizer``, ``attendee``.
+    """
 
     address: str
     name: str = ""

@@ -88,8 +88,11 @@ def resolve(spec: str, base: Path) -> Path:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == spec:
             return Path(entry.load()())
-    raise ConfigError(spec, "no such rule pack: not a folder, nor an installed pack",
-                      hint="installed packs: " + ", ".join(sorted(installed())))  # fmt: skip
+    raise ConfigError(
+        spec,
+        "no such rule pack: not a folder, nor an installed pack",
+        hint="installed packs: " + ", ".join(sorted(installed())),
+    )
 
 
 def installed() -> dict[str, str]:
@@ -113,16 +116,24 @@ def load(
                 result.errors.append(exc)
                 continue
             if lexicon.name in result.lexicons:
-                result.errors.append(ConfigError(str(path), f"lexicon `{lexicon.name}` is "
-                                     f"already defined in {result.lexicons[lexicon.name].origin}"))  # fmt: skip
+                result.errors.append(
+                    ConfigError(
+                        str(path),
+                        f"lexicon `{lexicon.name}` is "
+                        f"already defined in {result.lexicons[lexicon.name].origin}",
+                    )
+                )
                 continue
             result.lexicons[lexicon.name] = lexicon
     for name, (add, remove) in (lexicon_changes or {}).items():
         if name in result.lexicons:
             result.lexicons[name] = result.lexicons[name].adjusted(add, remove)
         else:
-            result.lexicons[name] = Lexicon(name, tuple(
-                lexicon_module.Term(lexicon_module.normalise(t)) for t in add), origin="config")  # fmt: skip
+            result.lexicons[name] = Lexicon(
+                name,
+                tuple(lexicon_module.Term(lexicon_module.normalise(t)) for t in add),
+                origin="config",
+            )
     known_principles = set(principles())
     seen: dict[str, str] = {}
     for pack in packs:
@@ -135,8 +146,12 @@ def load(
                 continue
             match = _RULE_FILE.match(path.name)
             if not match:
-                result.errors.append(ConfigError(str(path), "a rule file is named <ID>-<name>.yaml, "
-                                                 "e.g. CL101-business-agenda.yaml"))  # fmt: skip
+                result.errors.append(
+                    ConfigError(
+                        str(path),
+                        "a rule file is named <ID>-<name>.yaml, e.g. CL101-business-agenda.yaml",
+                    )
+                )
                 continue
             try:
                 rule = rules_module.from_data(
@@ -146,12 +161,16 @@ def load(
                 result.errors.append(exc)
                 continue
             if rule.id != match.group(1):
-                result.errors.append(ConfigError(str(path), f"file name says {match.group(1)} "
-                                                 f"but the rule's id is {rule.id}"))  # fmt: skip
+                result.errors.append(
+                    ConfigError(
+                        str(path), f"file name says {match.group(1)} but the rule's id is {rule.id}"
+                    )
+                )
                 continue
             if rule.id in seen:
-                result.errors.append(ConfigError(str(path), f"rule id {rule.id} is already "
-                                                 f"used by {seen[rule.id]}"))  # fmt: skip
+                result.errors.append(
+                    ConfigError(str(path), f"rule id {rule.id} is already used by {seen[rule.id]}")
+                )
                 continue
             seen[rule.id] = str(path)
             if contacts_file.is_file():

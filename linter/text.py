@@ -19,7 +19,9 @@ import html
 import re
 
 _HTML_DROP = re.compile(r"(?is)<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->")
-_HTML_BREAK = re.compile(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote|p|div|li|tr|h[1-6])\b[^>]*>")
+_HTML_BREAK = re.compile(
+    r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote|p|div|li|tr|h[1-6])\b[^>]*>"
+)
 _HTML_CELL = re.compile(r"(?i)<\s*/?t[dh]\b[^>]*>")
 _HTML_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -54,7 +56,8 @@ _CUT_MARKERS = re.compile(
             r"^[ \t]*(?:From:[ \t]*)?[^\n]{1,100}[ \t]on[ \t]" + _DATE + r"[^\n]*\n[ \t]*To:",
             # "On Tue, 3 Mar 2026 at 10:02, Dana <dana@acme.example> wrote:" (may wrap once)
             r"^[ \t]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$",
-            r"^[ \t]*(?:Le|Am)\b[^\n]{0,200}(?:\n[^\n]{0,200})?\b(?:a \u00e9crit|schrieb)[ \t]*:?[ \t]*$",
+            r"^[ \t]*(?:Le|Am)\b[^\n]{0,200}(?:\n[^\n]{0,200})?"
+            r"\b(?:a \u00e9crit|schrieb)[ \t]*:?[ \t]*$",
             # signatures
             r"^-- ?$",
             r"^[ \t]*Sent from my (?:iPhone|iPad|Android|BlackBerry|mobile|phone)\b",

@@ -108,7 +108,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 def parse(text: str, path: str) -> Any:
     """Parse one YAML document; raise :class:`ConfigError` naming ``path:line:col``."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
@@ -135,9 +135,7 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f"did you mean `{close[0]}`?" if close else ""
 
 
-def check_keys(
-    mapping: LocatedDict, allowed: Iterable[str], path: str, what: str = "key"
-) -> None:
+def check_keys(mapping: LocatedDict, allowed: Iterable[str], path: str, what: str = "key") -> None:
     allowed = list(allowed)
     for key in mapping:
         if key not in allowed:

@@ -22,7 +22,7 @@ from linter.engine.hours import WorkingHours
 from linter.engine.lexicon import Lexicon, term_pattern
 from linter.engine.predicates import MentionPredicate, labels
 from linter.engine.rules import Rule
-from linter.engine.scanner import Pattern, Scanner
+from linter.engine.scanner import DatabaseCache, Pattern, Scanner
 from linter.model import ITEM_KINDS, Contact, Evidence, Finding, Item, ItemRef
 
 _LEGAL_SUFFIX = re.compile(
@@ -39,11 +39,14 @@ class Engine:
         directory: Directory,
         hours: WorkingHours | None = None,
         backend: str | None = None,
+        cache: DatabaseCache | None = None,
     ):
         self.rules = sorted(rules, key=lambda r: r.id)
         self.directory = directory
         self.hours = hours or WorkingHours()
-        self.by_kind = {kind: [r for r in self.rules if kind in r.applies_to] for kind in ITEM_KINDS}
+        self.by_kind = {
+            kind: [r for r in self.rules if kind in r.applies_to] for kind in ITEM_KINDS
+        }
         patterns: list[Pattern] = []
         self.ignored: set[tuple[str, int]] = set()  # false friends: they mask, never count
         for name in sorted({n for rule in self.rules for n in rule.lexicons}):
@@ -57,17 +60,24 @@ class Engine:
         if any(_uses_mentions(rule) for rule in self.rules):
             patterns.extend(self._contact_patterns())
         self.scan_fields = tuple(
-            f for f in ("title", "body", "location", "quoted", "attachments")
+            f
+            for f in ("title", "body", "location", "quoted", "attachments")
             if any(f in rule.fields for rule in self.rules)
-        )  # fmt: skip
-        self.scanner = Scanner(patterns, backend)
+        )
+        self.scanner = Scanner(patterns, backend, cache)
 
     def _contact_patterns(self) -> Iterator[Pattern]:
         for contact in self.directory.named_clients:
             names = {contact.name, contact.org, *contact.aliases}
             names |= {_LEGAL_SUFFIX.sub("", n) for n in names if n}
-            forms = sorted({form for n in names if len(n.strip()) >= 3
-                            for form in (n.strip(), n.strip().upper())})  # fmt: skip
+            forms = sorted(
+                {
+                    form
+                    for n in names
+                    if len(n.strip()) >= 3
+                    for form in (n.strip(), n.strip().upper())
+                }
+            )
             if not forms:
                 continue
             index = len(self.mentionable)
@@ -98,7 +108,7 @@ class Engine:
                 name=rule.name,
                 title=rule.title,
                 severity=rule.severity,
-                message=render(rule, item, results),
+                message=render(rule, context, results),
                 item=ItemRef.of(item),
                 contacts=tuple(c.label for c in context.clients),
                 evidence=evidence,
@@ -107,17 +117,21 @@ class Engine:
             )
 
 
-def render(rule: Rule, item: Item, results: Mapping[str, list[Evidence] | None]) -> str:
-    values: dict[str, object] = {
-        name: ", ".join(labels(found)) if found else "" for name, found in results.items()
-    }
-    for name in rule.selections:
-        values.setdefault(name, "")
+def render(rule: Rule, context: Context, results: dict[str, list[Evidence] | None]) -> str:
+    """The rule's message for this item; placeholders the condition never needed to
+    evaluate (``{social}`` when ``mixed`` decided) are evaluated now."""
+    item = context.item
+    values: dict[str, object] = {}
+    for name in rule.placeholders:
+        if name not in results:
+            results[name] = rule.selections[name].test(context)
+        found = results[name]
+        values[name] = ", ".join(labels(found)) if found else "—"
     values["item"] = SimpleNamespace(
         title=item.title or "(no title)",
         kind=item.kind,
         location=item.location,
-        start=_when(item.start),
+        start=_when(item.start and context.engine.hours.local(item.start)),
         source=item.source,
         locator=item.locator,
     )

@@ -32,7 +32,16 @@ from linter.model import Event, Item, Message, Participant
 from linter.yamlfile import ConfigError, LocatedDict, check_keys, expect_mapping
 
 CASE_KEYS = ("name", "event", "message", "expect", "note")
-EVENT_KEYS = ("title", "description", "location", "organizer", "attendees", "start", "end", "all_day")
+EVENT_KEYS = (
+    "title",
+    "description",
+    "location",
+    "organizer",
+    "attendees",
+    "start",
+    "end",
+    "all_day",
+)
 MESSAGE_KEYS = ("subject", "body", "quoted", "from", "to", "cc", "date", "attachments")
 DEFAULT_START = dt.datetime(2026, 3, 12, 10, 0, tzinfo=dt.UTC)
 
@@ -57,8 +66,11 @@ def build(raw: Any, rule_id: str, path: str, number: int) -> Case:
     name = str(entry.get("name") or f"case {number}")
     expect = entry.get("expect")
     if not isinstance(expect, list) or not all(isinstance(e, str) for e in expect):
-        raise ConfigError(path, "`expect` must list rule ids ([] for none)", entry.value_mark("expect")
-                          if "expect" in entry else entry.mark)  # fmt: skip
+        raise ConfigError(
+            path,
+            "`expect` must list rule ids ([] for none)",
+            entry.value_mark("expect") if "expect" in entry else entry.mark,
+        )
     locator = f"{rule_id}:{number}"
     if ("event" in entry) == ("message" in entry):
         raise ConfigError(path, "a case has exactly one of `event` or `message`", entry.mark)

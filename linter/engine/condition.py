@@ -127,7 +127,9 @@ class _Parser:
             self.take()
             pattern_column = self.column()
             pattern = self.take()
-            names = self.selections if pattern == "them" else fnmatch.filter(self.selections, pattern)
+            names = (
+                self.selections if pattern == "them" else fnmatch.filter(self.selections, pattern)
+            )
             if not names:
                 raise ConditionError(f"`{pattern}` matches no selection", pattern_column)
             op = "all" if word == "all" else "any"

@@ -60,8 +60,11 @@ class Context:
                 continue
             index = bisect.bisect_right(starts, hit.start) - 1
             offset = starts[index]
-            found.append(FieldHit(names[index], Hit(hit.group, hit.key, hit.start - offset,
-                                                    hit.end - offset)))  # fmt: skip
+            found.append(
+                FieldHit(
+                    names[index], Hit(hit.group, hit.key, hit.start - offset, hit.end - offset)
+                )
+            )
         return found
 
     def hits(self, fields: Sequence[str]) -> list[FieldHit]:

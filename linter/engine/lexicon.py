@@ -89,7 +89,10 @@ def inflections(term: str) -> list[str]:
     else:
         forms.append(word + "s")
     if word.endswith("e"):
-        forms += [word + "d", word[:-1] + "ing" if not word.endswith(("ee", "ye", "oe")) else word + "ing"]
+        forms += [
+            word + "d",
+            word[:-1] + "ing" if not word.endswith(("ee", "ye", "oe")) else word + "ing",
+        ]
     elif not (word.endswith("y") and word[-2] not in "aeiou"):
         forms += [word + "ed", word + "ing"]
         if word[-1] not in "aeiouwxy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
@@ -105,7 +108,9 @@ def term_pattern(forms: tuple[str, ...], ignore_case: bool = True) -> str:
     The syntax stays inside what both Hyperscan and Python ``re`` understand, so the
     two matching backends agree.
     """
-    alternatives = sorted({_form_pattern(f, ignore_case) for f in forms}, key=len, reverse=True)
+    alternatives = sorted(
+        {_form_pattern(f, ignore_case) for f in forms}, key=lambda a: (-len(a), a)
+    )
     body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
     first = forms[0]
     prefix = r"\b" if _WORD_CHAR.match(first[0]) else ""
@@ -137,8 +142,11 @@ def from_data(data: Any, path: str) -> Lexicon:
     check_keys(top, LEXICON_KEYS, path)
     name = top.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(path, "a lexicon needs a `name` in lower case (letters, digits, - and _)",
-                          top.value_mark("name") if "name" in top else top.mark)  # fmt: skip
+        raise ConfigError(
+            path,
+            "a lexicon needs a `name` in lower case (letters, digits, - and _)",
+            top.value_mark("name") if "name" in top else top.mark,
+        )
     inflect_all = top.get("inflect", True)
     if not isinstance(inflect_all, bool):
         raise ConfigError(path, "`inflect` must be true or false", top.value_mark("inflect"))
@@ -158,9 +166,10 @@ def _term(raw: Any, path: str, terms: LocatedList, index: int, inflect: bool) ->
         return Term(text, inflect=inflect)
     entry = expect_mapping(raw, path, "a term", mark)
     check_keys(entry, TERM_KEYS, path)
-    text = entry.get("term")
-    if not isinstance(text, str) or not normalise(text):
+    raw_text = entry.get("term")
+    if not isinstance(raw_text, str) or not normalise(raw_text):
         raise ConfigError(path, "a term needs `term: text`", entry.mark)
+    text = raw_text
     weight = entry.get("weight", 1)
     if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
         raise ConfigError(path, "`weight` must be a positive number", entry.value_mark("weight"))

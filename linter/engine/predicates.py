@@ -52,11 +52,19 @@ PARTICIPANT_FIELDS = ("participants", "sender", "recipients")
 TIME_FIELDS = ("start",)
 TEXT_MODIFIERS = ("lexicon", "contains", "all", "re", "near", "mentions")
 PARTICIPANT_MODIFIERS = (
-    "client", "me", "status", "relationship", "understandings|missing",
-    "ended|before", "ended|after", "since|before", "since|after",
-)  # fmt: skip
+    "client",
+    "me",
+    "status",
+    "relationship",
+    "understandings|missing",
+    "ended|before",
+    "ended|after",
+    "since|before",
+    "since|after",
+)
 TIME_MODIFIERS = ("outside_hours", "weekday", "hour", "all_day")
 MAX_EVIDENCE = 5
+MAX_WORD_LENGTH = 40
 
 
 class Predicate(Protocol):
@@ -100,13 +108,17 @@ class NearPredicate:
         hits = context.hits(self.fields)
         firsts = [h for h in hits if h.hit.group == self.first]
         seconds = [h for h in hits if h.hit.group == self.second]
+        # no real word is this long; the bound spares counting words across long gaps
+        reach = (self.within + 1) * MAX_WORD_LENGTH
         for a in firsts:
             for b in seconds:
                 if a.field != b.field:
                     continue
                 left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
+                if right.hit.start < left.hit.end or right.hit.start - left.hit.end > reach:
+                    continue
                 gap = context.field_text(a.field)[left.hit.end : right.hit.start]
-                if right.hit.start >= left.hit.end and len(gap.split()) <= self.within:
+                if len(gap.split()) <= self.within:
                     return context.evidence(self.selection, [left, right])
         return None
 
@@ -159,8 +171,9 @@ class ParticipantPredicate:
         for participant, contact in context.resolved(self.field):
             if all(check(participant, contact, context) for check in self.checks):
                 label = contact.label if contact else participant.name or participant.address
-                found.append(Evidence(self.selection, participant.role, label,
-                                      snippet=participant.address))  # fmt: skip
+                found.append(
+                    Evidence(self.selection, participant.role, label, snippet=participant.address)
+                )
         return found or None
 
 
@@ -218,7 +231,9 @@ def time_check(modifier: str, value: Any) -> Callable[[dt.datetime, bool, Contex
         days: frozenset[int] = value
         return lambda moment, all_day, ctx: ctx.engine.hours.local(moment).weekday() in days
     low, high = value
-    return lambda moment, all_day, ctx: (not all_day) and low <= ctx.engine.hours.local(moment).hour <= high
+    return lambda moment, all_day, ctx: (
+        (not all_day) and low <= ctx.engine.hours.local(moment).hour <= high
+    )
 
 
 def _as_strings(value: Any) -> Iterable[str]:

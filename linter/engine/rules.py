@@ -16,7 +16,7 @@ The format (see ``docs/rules.md`` for every key and modifier, with examples)::
       social:   {text|lexicon: social}
       ok:       {text|re: '(?i)\\bworking lunch\\b'}
     condition: client and business and social and not ok
-    message: "'{item.title}' mixes business ({business}) with a social occasion ({social}) with {client}"
+    message: "'{item.title}' mixes business ({business}) with {social} with {client}"
     advice: Hold the business part as its own meeting in working hours.
     tests:
       - name: review over drinks
@@ -73,11 +73,33 @@ from linter.yamlfile import (
 )
 
 RULE_KEYS = (
-    "id", "name", "title", "severity", "applies_to", "principles", "tags", "rationale",
-    "select", "condition", "message", "advice", "tests", "references",
-)  # fmt: skip
-REQUIRED = ("id", "name", "title", "severity", "applies_to", "principles", "select",
-            "condition", "message", "advice")  # fmt: skip
+    "id",
+    "name",
+    "title",
+    "severity",
+    "applies_to",
+    "principles",
+    "tags",
+    "rationale",
+    "select",
+    "condition",
+    "message",
+    "advice",
+    "tests",
+    "references",
+)
+REQUIRED = (
+    "id",
+    "name",
+    "title",
+    "severity",
+    "applies_to",
+    "principles",
+    "select",
+    "condition",
+    "message",
+    "advice",
+)
 ITEM_PLACEHOLDERS = ("title", "kind", "location", "start", "source", "locator")
 _ID = re.compile(r"^[A-Z]{2,5}[0-9]{3,4}$")
 _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -102,6 +124,7 @@ class Rule:
     lexicons: frozenset[str]
     patterns: tuple[Pattern, ...]  # the rule's own phrases, for the engine's one scan
     fields: frozenset[str]  # text fields the rule reads
+    placeholders: tuple[str, ...] = ()  # selections named in the message
     origin: str = ""
     line: int = 1
     tests: tuple[Any, ...] = field(default=(), compare=False)
@@ -124,26 +147,37 @@ def from_data(
         raise ConfigError(path, f"rule id `{rule_id}` must look like CL101", top.value_mark("id"))
     name = _text(top, "name", path)
     if not _NAME.match(name):
-        raise ConfigError(path, "`name` must be lower-case words joined by hyphens",
-                          top.value_mark("name"))  # fmt: skip
+        raise ConfigError(
+            path, "`name` must be lower-case words joined by hyphens", top.value_mark("name")
+        )
     severity_name = _text(top, "severity", path)
     try:
         severity = Severity.parse(severity_name)
     except KeyError:
-        raise ConfigError(path, f"unknown severity `{severity_name}`", top.value_mark("severity"),
-                          "expected info, warning or error") from None  # fmt: skip
+        raise ConfigError(
+            path,
+            f"unknown severity `{severity_name}`",
+            top.value_mark("severity"),
+            "expected info, warning or error",
+        ) from None
     applies_to = _text_list(top, "applies_to", path)
     for kind in applies_to:
         if kind not in ITEM_KINDS:
-            raise ConfigError(path, f"`applies_to` takes event and message, not `{kind}`",
-                              top.value_mark("applies_to"))  # fmt: skip
+            raise ConfigError(
+                path,
+                f"`applies_to` takes event and message, not `{kind}`",
+                top.value_mark("applies_to"),
+            )
     rule_principles = _text_list(top, "principles", path)
     if principles is not None:
         for principle in rule_principles:
             if principle not in principles:
-                raise ConfigError(path, f"unknown principle `{principle}`",
-                                  top.value_mark("principles"),
-                                  suggest(principle, principles))  # fmt: skip
+                raise ConfigError(
+                    path,
+                    f"unknown principle `{principle}`",
+                    top.value_mark("principles"),
+                    suggest(principle, principles),
+                )
     raw_select = expect_mapping(top["select"], path, "`select`")
     if not raw_select:
         raise ConfigError(path, "`select` needs at least one selection", raw_select.mark)
@@ -151,18 +185,23 @@ def from_data(
     selections = {}
     for sel_name, raw in raw_select.items():
         if not _SELECTION_NAME.match(sel_name):
-            raise ConfigError(path, f"selection name `{sel_name}` must be a plain identifier",
-                              raw_select.key_mark(sel_name))  # fmt: skip
+            raise ConfigError(
+                path,
+                f"selection name `{sel_name}` must be a plain identifier",
+                raw_select.key_mark(sel_name),
+            )
         selections[sel_name] = compiler.selection(sel_name, raw, raw_select.value_mark(sel_name))
     condition_text = _text(top, "condition", path)
     try:
         node = conditions.parse(condition_text, list(selections))
     except conditions.ConditionError as exc:
         mark = top.value_mark("condition")
-        raise ConfigError(path, f"condition: {exc}", Mark(mark.line, mark.col + exc.column)) from None
+        raise ConfigError(
+            path, f"condition: {exc}", Mark(mark.line, mark.col + exc.column)
+        ) from None
     positive = frozenset(n for n, is_positive in node.names() if is_positive)
     message = _text(top, "message", path)
-    _check_placeholders(message, selections, path, top.value_mark("message"))
+    placeholders = _check_placeholders(message, selections, path, top.value_mark("message"))
     tests = top.get("tests") or LocatedList()
     if not isinstance(tests, list):
         raise ConfigError(path, "`tests` must be a list of cases", top.value_mark("tests"))
@@ -183,6 +222,7 @@ def from_data(
         lexicons=frozenset(compiler.lexicons),
         patterns=tuple(compiler.patterns),
         fields=frozenset(compiler.fields),
+        placeholders=placeholders,
         origin=path,
         line=top.mark.line,
         tests=tuple(tests),
@@ -229,13 +269,18 @@ class _SelectionCompiler:
             elif field_name in TIME_FIELDS:
                 self._known(modifier, TIME_MODIFIERS, entry, key)
                 predicates.append(
-                    TimePredicate(name, time_check(modifier, self.time_value(modifier, value, mark)))
+                    TimePredicate(
+                        name, time_check(modifier, self.time_value(modifier, value, mark))
+                    )
                 )
             else:
                 fields = TEXT_FIELDS + PARTICIPANT_FIELDS + TIME_FIELDS
-                raise ConfigError(self.path, f"unknown field `{field_name}` in `{key}`",
-                                  entry.key_mark(key), suggest(field_name, fields)
-                                  or "fields: " + ", ".join(fields))  # fmt: skip
+                raise ConfigError(
+                    self.path,
+                    f"unknown field `{field_name}` in `{key}`",
+                    entry.key_mark(key),
+                    suggest(field_name, fields) or "fields: " + ", ".join(fields),
+                )
         # people first: they are cheap, and a failed one spares the text scan
         people_predicates: list[Predicate] = [
             ParticipantPredicate(name, field_name, tuple(checks))
@@ -246,9 +291,12 @@ class _SelectionCompiler:
     def _known(self, modifier: str, allowed: tuple[str, ...], entry: LocatedDict, key: str) -> None:
         if modifier not in allowed:
             what = f"modifier `{modifier}`" if modifier else "a bare field (a modifier is needed)"
-            raise ConfigError(self.path, f"unknown {what} in `{key}`", entry.key_mark(key),
-                              suggest(modifier, allowed)
-                              or "expected one of: " + ", ".join(allowed))  # fmt: skip
+            raise ConfigError(
+                self.path,
+                f"unknown {what} in `{key}`",
+                entry.key_mark(key),
+                suggest(modifier, allowed) or "expected one of: " + ", ".join(allowed),
+            )
 
     def text(
         self, name: str, field_name: str, modifier: str, value: Any, mark: Mark, index: int
@@ -262,12 +310,17 @@ class _SelectionCompiler:
                 check_keys(value, ("name", "min"), self.path)
                 names, minimum = value.get("name"), value.get("min", 1)
                 if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
-                    raise ConfigError(self.path, "`min` must be a whole number of at least 1",
-                                      value.value_mark("min"))  # fmt: skip
+                    raise ConfigError(
+                        self.path,
+                        "`min` must be a whole number of at least 1",
+                        value.value_mark("min"),
+                    )
             lexicon_names = self._strings(names, mark, "a lexicon name or a list of them")
             for lexicon in lexicon_names:
                 self._lexicon(lexicon, mark)
-            return HitsPredicate(name, fields, tuple(f"lexicon:{n}" for n in lexicon_names), minimum)
+            return HitsPredicate(
+                name, fields, tuple(f"lexicon:{n}" for n in lexicon_names), minimum
+            )
         if modifier in ("contains", "all"):
             phrases = [normalise(p) for p in self._strings(value, mark, "a phrase or a list")]
             if any(not p for p in phrases):
@@ -289,8 +342,9 @@ class _SelectionCompiler:
             if not isinstance(first, str) or not isinstance(second, str):
                 raise ConfigError(self.path, "`near` needs lexicon names `a` and `b`", entry.mark)
             if not isinstance(within, int) or isinstance(within, bool) or within < 0:
-                raise ConfigError(self.path, "`within` must be a number of words",
-                                  entry.value_mark("within"))  # fmt: skip
+                raise ConfigError(
+                    self.path, "`within` must be a number of words", entry.value_mark("within")
+                )
             self._lexicon(first, entry.value_mark("a"))
             self._lexicon(second, entry.value_mark("b"))
             return NearPredicate(name, fields, f"lexicon:{first}", f"lexicon:{second}", within)
@@ -300,8 +354,12 @@ class _SelectionCompiler:
 
     def _lexicon(self, lexicon: str, mark: Mark) -> None:
         if lexicon not in self.known_lexicons:
-            raise ConfigError(self.path, f"unknown lexicon `{lexicon}`", mark,
-                              suggest(lexicon, self.known_lexicons))  # fmt: skip
+            raise ConfigError(
+                self.path,
+                f"unknown lexicon `{lexicon}`",
+                mark,
+                suggest(lexicon, self.known_lexicons),
+            )
         self.lexicons.add(lexicon)
 
     def _strings(self, value: Any, mark: Mark, what: str) -> list[str]:
@@ -315,13 +373,20 @@ class _SelectionCompiler:
         if modifier in ("client", "me", "understandings|missing"):
             return self._bool(value, mark)
         if modifier in ("status", "relationship"):
-            allowed = ("active", "former", "prospect") if modifier == "status" else (
-                "professional", "friend")  # fmt: skip
+            allowed = (
+                ("active", "former", "prospect")
+                if modifier == "status"
+                else ("professional", "friend")
+            )
             values = self._strings(value, mark, f"one of {', '.join(allowed)}")
             for item in values:
                 if item not in allowed:
-                    raise ConfigError(self.path, f"`{modifier}` takes {', '.join(allowed)}",
-                                      mark, suggest(item, allowed))  # fmt: skip
+                    raise ConfigError(
+                        self.path,
+                        f"`{modifier}` takes {', '.join(allowed)}",
+                        mark,
+                        suggest(item, allowed),
+                    )
             return values
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
@@ -334,8 +399,11 @@ class _SelectionCompiler:
         if modifier in ("outside_hours", "all_day"):
             return self._bool(value, mark)
         if modifier == "weekday":
-            text = value if isinstance(value, str) else ",".join(
-                self._strings(value, mark, "day names"))  # fmt: skip
+            text = (
+                value
+                if isinstance(value, str)
+                else ",".join(self._strings(value, mark, "day names"))
+            )
             try:
                 return parse_days(text)
             except ValueError as exc:
@@ -373,11 +441,18 @@ def compile_regex(pattern: str, path: str, mark: Mark) -> Any:
         return re2.compile(pattern, options)
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise ConfigError(path, f"invalid regular expression: {detail}", mark,
-                          "RE2 syntax: no look-around or back-references") from None  # fmt: skip
+        raise ConfigError(
+            path,
+            f"invalid regular expression: {detail}",
+            mark,
+            "RE2 syntax: no look-around or back-references",
+        ) from None
 
 
-def _check_placeholders(template: str, selections: Mapping[str, Any], path: str, mark: Mark) -> None:
+def _check_placeholders(
+    template: str, selections: Mapping[str, Any], path: str, mark: Mark
+) -> tuple[str, ...]:
+    """Reject placeholders nothing can fill; return the selection names used."""
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
@@ -385,9 +460,14 @@ def _check_placeholders(template: str, selections: Mapping[str, Any], path: str,
     allowed = [*selections, *(f"item.{a}" for a in ITEM_PLACEHOLDERS)]
     for placeholder in fields:
         if placeholder not in allowed:
-            raise ConfigError(path, f"message placeholder `{{{placeholder}}}` cannot be filled",
-                              mark, suggest(placeholder, allowed)
-                              or "use a selection name or item.title, item.start, ...")  # fmt: skip
+            raise ConfigError(
+                path,
+                f"message placeholder `{{{placeholder}}}` cannot be filled",
+                mark,
+                suggest(placeholder, allowed)
+                or "use a selection name or item.title, item.start, ...",
+            )
+    return tuple(dict.fromkeys(f for f in fields if f in selections))
 
 
 def _text(top: LocatedDict, key: str, path: str) -> str:

@@ -21,11 +21,13 @@ is one hit, not also "review".
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+_hyperscan: Any
 try:  # pragma: no cover - depends on the platform's wheels
     import hyperscan as _hyperscan
 except ImportError:  # pragma: no cover
@@ -48,6 +50,18 @@ class Hit:
     end: int
 
 
+class DatabaseCache(Protocol):
+    """Somewhere to keep compiled Hyperscan databases between runs (compiling the
+    default pack takes about a second; loading it, milliseconds). The engine stays pure:
+    the caller decides where, if anywhere, the bytes live."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+_COMPILED: dict[str, Any] = {}  # this process's compiled databases, by pattern hash
+
+
 def available_backends() -> tuple[str, ...]:
     return ("hyperscan", "re") if _hyperscan is not None else ("re",)
 
@@ -55,14 +69,23 @@ def available_backends() -> tuple[str, ...]:
 class Scanner:
     """Compiled patterns; :meth:`scan` returns every hit in a text."""
 
-    def __init__(self, patterns: Sequence[Pattern], backend: str | None = None):
+    def __init__(
+        self,
+        patterns: Sequence[Pattern],
+        backend: str | None = None,
+        cache: DatabaseCache | None = None,
+    ):
         self.patterns = list(patterns)
         self.backend = backend or available_backends()[0]
         if self.backend not in available_backends():
             raise ValueError(f"matching backend {self.backend!r} is not installed")
         self._impl: _Hyperscan | _Re | None = None
         if self.patterns:
-            self._impl = _Hyperscan(self.patterns) if self.backend == "hyperscan" else _Re(self.patterns)
+            self._impl = (
+                _Hyperscan(self.patterns, cache)
+                if self.backend == "hyperscan"
+                else _Re(self.patterns)
+            )
 
     def scan(self, text: str) -> list[Hit]:
         if self._impl is None or not text:
@@ -89,17 +112,31 @@ def _is_word(char: str) -> bool:
 
 
 class _Hyperscan:
-    def __init__(self, patterns: Sequence[Pattern]):
+    def __init__(self, patterns: Sequence[Pattern], cache: DatabaseCache | None):
         assert _hyperscan is not None
         hs = _hyperscan
         self.patterns = patterns
         base = hs.HS_FLAG_SOM_LEFTMOST | hs.HS_FLAG_UTF8
-        self.database = hs.Database(mode=hs.HS_MODE_BLOCK)
-        self.database.compile(
-            expressions=[p.regex.encode("utf-8") for p in patterns],
-            ids=list(range(len(patterns))),
-            flags=[base | (hs.HS_FLAG_CASELESS if p.ignore_case else 0) for p in patterns],
-        )
+        expressions = [p.regex.encode("utf-8") for p in patterns]
+        flags = [base | (hs.HS_FLAG_CASELESS if p.ignore_case else 0) for p in patterns]
+        digest = hashlib.sha256(repr((expressions, flags, hs.__version__)).encode()).hexdigest()
+        key = f"hyperscan-{digest[:32]}"
+        self.database: Any = _COMPILED.get(key)
+        if self.database is None and cache is not None:
+            data = cache.get(key)
+            if data:
+                try:
+                    self.database = hs.loadb(data, hs.HS_MODE_BLOCK)
+                except Exception:  # a stale or damaged cache entry: compile afresh
+                    self.database = None
+        if self.database is None:
+            self.database = hs.Database(mode=hs.HS_MODE_BLOCK)
+            self.database.compile(
+                expressions=expressions, ids=list(range(len(patterns))), flags=flags
+            )
+            if cache is not None:
+                cache.put(key, hs.dumpb(self.database))
+        _COMPILED[key] = self.database
         self.scratch = hs.Scratch(self.database)
         self.bounded = [(p.regex.startswith(r"\b"), p.regex.endswith(r"\b")) for p in patterns]
 

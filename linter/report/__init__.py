@@ -94,8 +94,12 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 
 
 def problem_dict(problem: Problem) -> dict[str, Any]:
-    return {"source": problem.source, "line": problem.line, "level": problem.level,
-            "message": problem.message}  # fmt: skip
+    return {
+        "source": problem.source,
+        "line": problem.line,
+        "level": problem.level,
+        "message": problem.message,
+    }
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

@@ -43,8 +43,11 @@ class JsonReporter:
         self.problems.append(problem_dict(problem))
 
     def finish(self, summary: Summary) -> None:
-        document = {"findings": self.findings, "problems": self.problems,
-                    "summary": summary_dict(summary)}  # fmt: skip
+        document = {
+            "findings": self.findings,
+            "problems": self.problems,
+            "summary": summary_dict(summary),
+        }
         json.dump(document, self.out, ensure_ascii=False, indent=2)
         self.out.write("\n")
 

@@ -56,7 +56,7 @@ class _Index:
     groups: dict[str, list[_Block]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     calendar_name: str | None = None
-    saw_calendar: bool = False
+    saw_component: bool = False
 
 
 class IcsSource:
@@ -73,14 +73,16 @@ class IcsSource:
     def items(self) -> Iterator[Output]:
         index = _index(self.path)
         yield from index.problems
-        if not index.saw_calendar:
-            yield Problem(self.path, "not an iCalendar file (no BEGIN:VCALENDAR)")
+        if not index.saw_component:
+            yield Problem(self.path, "not an iCalendar file (no BEGIN: line)")
             return
         with open(self.path, "rb") as handle:
             for chunk in _chunks(index.groups.values()):
                 yield from self._read_chunk(handle, index, chunk)
 
-    def _read_chunk(self, handle: Any, index: _Index, chunk: list[list[_Block]]) -> Iterator[Output]:
+    def _read_chunk(
+        self, handle: Any, index: _Index, chunk: list[list[_Block]]
+    ) -> Iterator[Output]:
         try:
             events = list(self._expand(handle, index, [b for group in chunk for b in group]))
         except Exception:
@@ -89,8 +91,9 @@ class IcsSource:
                 try:
                     list(self._expand(handle, index, chunk[0]))
                 except Exception as exc:
-                    yield Problem(self.path, f"event {block.uid!r} skipped: {_reason(exc)}",
-                                  block.line)  # fmt: skip
+                    yield Problem(
+                        self.path, f"event {block.uid!r} skipped: {_reason(exc)}", block.line
+                    )
                 return
             for group in chunk:
                 yield from self._read_chunk(handle, index, [group])
@@ -101,7 +104,8 @@ class IcsSource:
         parts = [b"BEGIN:VCALENDAR\r\n", *index.header, *index.timezones]
         for block in blocks:
             handle.seek(block.start)
-            parts.append(handle.read(block.end - block.start))
+            text = handle.read(block.end - block.start)
+            parts.append(text if text.endswith(b"\n") else text + b"\r\n")
         parts.append(b"END:VCALENDAR\r\n")
         calendar = icalendar.Calendar.from_ical(b"".join(parts))
         calendar = x_wr_timezone.to_standard(calendar)
@@ -137,10 +141,11 @@ class IcsSource:
                 recurrence = (rid or start).strftime("%Y%m%d")
         organizer = _participant(component.get("ORGANIZER"), "organizer")
         attendees = tuple(
-            p for p in (_participant(a, "attendee") for a in _as_list(component.get("ATTENDEE")))
+            p
+            for p in (_participant(a, "attendee") for a in _as_list(component.get("ATTENDEE")))
             if p is not None and (organizer is None or p.address != organizer.address)
-        )  # fmt: skip
-        categories = []
+        )
+        categories: list[str] = []
         for value in _as_list(component.get("CATEGORIES")):
             categories.extend(str(c) for c in getattr(value, "cats", [value]))
         return Event(
@@ -176,63 +181,72 @@ class IcsSource:
 
 
 def _index(path: str) -> _Index:
-    """One pass over the file: header, timezones, and where every VEVENT lies."""
+    """One pass over the file: header, timezones, and where every VEVENT lies.
+
+    A VEVENT or VTIMEZONE counts when it is top-level or inside VCALENDARs only, so a
+    bare VEVENT file and a file of several concatenated calendars are both read.
+    """
     index = _Index()
-    depth_stack: list[bytes] = []
+    stack: list[bytes] = []
     offset = 0
-    block_start = block_line = 0
-    uid = b""
-    recurring = False
+    event: _Block | None = None
     timezone_lines: list[bytes] | None = None
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             here, offset = offset, offset + len(line)
             stripped = line.strip()
+            if number == 1 and stripped.startswith(b"\xef\xbb\xbf"):
+                stripped = stripped[3:]
+                line = line[3:]
+                here += 3
             upper = stripped.upper()
             if upper.startswith(b"BEGIN:"):
                 name = upper[6:]
-                depth_stack.append(name)
-                if name == b"VCALENDAR":
-                    index.saw_calendar = True
-                elif name == b"VEVENT" and len(depth_stack) == 2:
-                    block_start, block_line, uid, recurring = here, number, b"", False
-                elif name == b"VTIMEZONE" and len(depth_stack) == 2:
+                at_top = all(n == b"VCALENDAR" for n in stack)
+                stack.append(name)
+                index.saw_component = True
+                if at_top and name == b"VEVENT":
+                    event = _Block(number, here, here, "")
+                elif at_top and name == b"VTIMEZONE":
                     timezone_lines = []
             if timezone_lines is not None:
                 timezone_lines.append(line)
-            if len(depth_stack) == 2 and depth_stack[-1] == b"VEVENT":
-                if upper.startswith(b"UID") and upper[3:4] in (b":", b";"):
-                    uid = stripped.split(b":", 1)[1].strip()
+            if event is not None and stack and stack[-1] == b"VEVENT":
+                if upper.startswith(b"UID") and upper[3:4] in (b":", b";") and not event.uid:
+                    event.uid = stripped.split(b":", 1)[1].strip().decode("utf-8", "replace")
                 elif upper.startswith((b"RRULE", b"RDATE", b"RECURRENCE-ID")):
-                    recurring = True
-            elif len(depth_stack) == 1 and upper.startswith(_CALENDAR_PROPERTIES):
+                    event.recurring = True
+            elif stack == [b"VCALENDAR"] and upper.startswith(_CALENDAR_PROPERTIES):
                 index.header.append(line if line.endswith(b"\n") else line + b"\r\n")
                 if upper.startswith(b"X-WR-CALNAME"):
                     index.calendar_name = stripped.split(b":", 1)[-1].decode("utf-8", "replace")
-            if upper.startswith(b"END:"):
-                name = upper[4:]
-                if not depth_stack or depth_stack[-1] != name:
-                    index.problems.append(
-                        Problem(path, f"unexpected {stripped.decode('ascii', 'replace')}", number)
-                    )
-                    depth_stack = [n for n in depth_stack if n != name] if name in depth_stack else depth_stack
-                    continue
-                depth_stack.pop()
-                if name == b"VEVENT" and len(depth_stack) == 1:
-                    key = uid.decode("utf-8", "replace") or _anonymous_uid(path, block_line)
-                    block = _Block(block_line, block_start, offset, key, recurring)
-                    group = index.groups.setdefault(key, [])
-                    group.append(block)
-                    if len(group) > 1:
-                        for member in group:
-                            member.recurring = True
-                elif name == b"VTIMEZONE" and len(depth_stack) == 1 and timezone_lines:
-                    index.timezones.append(b"".join(timezone_lines))
-                    timezone_lines = None
-    if depth_stack and index.saw_calendar:
-        open_names = ", ".join(n.decode("ascii", "replace") for n in depth_stack)
-        index.problems.append(Problem(path, f"file ends inside {open_names}; read what was complete",
-                                      level="warning"))  # fmt: skip
+            if not upper.startswith(b"END:"):
+                continue
+            name = upper[4:]
+            if name not in stack:
+                index.problems.append(
+                    Problem(path, f"unexpected {stripped.decode('ascii', 'replace')}", number)
+                )
+                continue
+            while stack.pop() != name:  # close what was left open inside
+                pass
+            if name == b"VEVENT" and event is not None and all(n == b"VCALENDAR" for n in stack):
+                event.end = offset
+                event.uid = event.uid or _anonymous_uid(path, event.line)
+                group = index.groups.setdefault(event.uid, [])
+                group.append(event)
+                if len(group) > 1:
+                    for member in group:
+                        member.recurring = True
+                event = None
+            elif name == b"VTIMEZONE" and timezone_lines is not None:
+                index.timezones.append(b"".join(timezone_lines))
+                timezone_lines = None
+    if stack and index.saw_component:
+        open_names = ", ".join(n.decode("ascii", "replace") for n in stack)
+        index.problems.append(
+            Problem(path, f"file ends inside {open_names}; read what was complete", level="warning")
+        )
     return index
 
 
@@ -286,6 +300,10 @@ def _text(value: Any) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return f"required property {exc.args[0]} is missing"
+    if isinstance(exc, AttributeError) and "'list' object" in str(exc):
+        return "a property that may appear once appears more than once"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = text[:200]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -39,8 +39,11 @@ def parse_message(
         mime = email.message_from_bytes(data)
         return _to_message(mime, data, source, locator, folder)
     except Exception as exc:  # a broken message must not end the run
-        return Problem(source, f"unreadable message ({type(exc).__name__}: {exc})",
-                       int(locator) if locator.isdigit() else None)  # fmt: skip
+        return Problem(
+            source,
+            f"unreadable message ({type(exc).__name__}: {exc})",
+            int(locator) if locator.isdigit() else None,
+        )
 
 
 def _to_message(
@@ -82,9 +85,10 @@ def _collect(
 ) -> None:
     content_type = part.get_content_type()
     if part.is_multipart():
-        children = part.get_payload()
-        if not isinstance(children, list):
+        payload = part.get_payload()
+        if not isinstance(payload, list):
             return
+        children = [child for child in payload if isinstance(child, MimeMessage)]
         if content_type == "multipart/alternative":
             chosen = _prefer_plain(children)
             if chosen is not None:
@@ -166,8 +170,17 @@ def _addresses(mime: MimeMessage, header: str, role: str) -> tuple[Participant, 
     values = mime.get_all(header) or []
     if not values:
         return ()
+    texts = [str(v) for v in values]
+    if not any(c in text for text in texts for c in '<"(\\=:;'):
+        # plain comma-separated addresses (most real headers): no parser needed
+        return tuple(
+            Participant(address=a.strip().lower(), role=role)
+            for text in texts
+            for a in text.split(",")
+            if "@" in a
+        )
     found = []
-    for name, address in email.utils.getaddresses([str(v) for v in values]):
+    for name, address in email.utils.getaddresses(texts):
         address = address.strip().strip("<>").lower()
         if "@" not in address:
             continue

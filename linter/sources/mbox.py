@@ -42,13 +42,19 @@ class MboxSource:
         folder = Path(self.path).stem
         for line_number, data, size in split_mbox(self.path):
             if data is None:
-                yield Problem(self.path, f"message of {size // 1048576} MB skipped "
-                              f"(limit {MAX_MESSAGE_BYTES // 1048576} MB)", line_number)  # fmt: skip
+                yield Problem(
+                    self.path,
+                    f"message of {size // 1048576} MB skipped "
+                    f"(limit {MAX_MESSAGE_BYTES // 1048576} MB)",
+                    line_number,
+                )
                 continue
             item = parse_message(data, self.path, str(line_number), folder)
-            if isinstance(item, Problem) or not self.window.filter_messages:
-                yield item
-            elif self.window.contains(item.start):
+            if (
+                isinstance(item, Problem)
+                or not self.window.filter_messages
+                or self.window.contains(item.start)
+            ):
                 yield item
 
 
