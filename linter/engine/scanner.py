@@ -117,7 +117,13 @@ class _Hyperscan:
         hs = _hyperscan
         self.patterns = patterns
         base = hs.HS_FLAG_SOM_LEFTMOST | hs.HS_FLAG_UTF8
-        expressions = [p.regex.encode("utf-8") for p in patterns]
+        # Word boundaries are checked here, in Unicode terms, not by Hyperscan: its \b is
+        # ASCII-only (wrong beside "é"), and dropping it also makes compiling faster.
+        self.bounded = [(p.regex.startswith(r"\b"), p.regex.endswith(r"\b")) for p in patterns]
+        expressions = [
+            p.regex[2 if left else None : -2 if right else None].encode("utf-8")
+            for p, (left, right) in zip(patterns, self.bounded, strict=True)
+        ]
         flags = [base | (hs.HS_FLAG_CASELESS if p.ignore_case else 0) for p in patterns]
         digest = hashlib.sha256(repr((expressions, flags, hs.__version__)).encode()).hexdigest()
         key = f"hyperscan-{digest[:32]}"
@@ -138,7 +144,6 @@ class _Hyperscan:
                 cache.put(key, hs.dumpb(self.database))
         _COMPILED[key] = self.database
         self.scratch = hs.Scratch(self.database)
-        self.bounded = [(p.regex.startswith(r"\b"), p.regex.endswith(r"\b")) for p in patterns]
 
     def scan(self, text: str) -> list[Hit]:
         data = text.encode("utf-8")
@@ -156,34 +161,40 @@ class _Hyperscan:
             if not ascii_text:
                 start = len(data[:start].decode("utf-8", "ignore"))
                 end = len(data[:end].decode("utf-8", "ignore"))
-                left, right = self.bounded[pattern_id]
-                if left and start > 0 and _is_word(text[start - 1]):
-                    continue
-                if right and end < len(text) and _is_word(text[end]):
-                    continue
+            left, right = self.bounded[pattern_id]
+            if left and start > 0 and _is_word(text[start - 1]):
+                continue
+            if right and end < len(text) and _is_word(text[end]):
+                continue
             pattern = self.patterns[pattern_id]
             hits.append(Hit(pattern.group, pattern.key, start, end))
         return hits
 
 
 class _Re:
+    """Python ``re``: one alternation per group finds where some pattern starts; then
+    every pattern of the group is tried there, so overlapping matches are all seen, as
+    Hyperscan sees them, before the leftmost-longest rule picks."""
+
     def __init__(self, patterns: Sequence[Pattern]):
         groups: dict[tuple[str, bool], list[Pattern]] = {}
         for pattern in patterns:
             groups.setdefault((pattern.group, pattern.ignore_case), []).append(pattern)
-        self.compiled: list[tuple[re.Pattern[str], list[Pattern]]] = []
+        self.groups: list[tuple[re.Pattern[str], list[tuple[re.Pattern[str], Pattern]]]] = []
         for (_, ignore_case), members in groups.items():
-            # longest first, so that at one position the longest alternative wins
-            members = sorted(members, key=lambda p: len(p.regex), reverse=True)
-            source = "|".join(f"({p.regex})" for p in members)
-            self.compiled.append((re.compile(source, re.IGNORECASE if ignore_case else 0), members))
+            flags = re.IGNORECASE if ignore_case else 0
+            starts = re.compile("|".join(f"(?:{p.regex})" for p in members), flags)
+            self.groups.append((starts, [(re.compile(p.regex, flags), p) for p in members]))
 
     def scan(self, text: str) -> list[Hit]:
         hits = []
-        for regex, members in self.compiled:
-            for match in regex.finditer(text):
-                if match.lastindex is None or match.start() == match.end():
-                    continue
-                pattern = members[match.lastindex - 1]
-                hits.append(Hit(pattern.group, pattern.key, match.start(), match.end()))
+        for starts, members in self.groups:
+            match = starts.search(text)
+            while match:
+                position = match.start()
+                for regex, pattern in members:
+                    found = regex.match(text, position)
+                    if found and found.end() > position:
+                        hits.append(Hit(pattern.group, pattern.key, position, found.end()))
+                match = starts.search(text, position + 1)
         return hits
