@@ -25,7 +25,7 @@ _HTML_BREAK = re.compile(
 _HTML_CELL = re.compile(r"(?i)<\s*/?t[dh]\b[^>]*>")
 _HTML_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
 
 def html_to_text(markup: str) -> str:
@@ -36,7 +36,7 @@ def html_to_text(markup: str) -> str:
     text = html.unescape(text)
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    return _BLANK_LINES.sub("\n", text).strip()
 
 
 _DATE = r"\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*[AaPp][Mm]"
