@@ -65,8 +65,12 @@ def eml(
     message_id: str | None = "<m1@acme.example>",
     extra: str = "",
 ) -> str:
-    headers = [f"From: {sender}", f"To: {to}", f"Subject: {subject}",
-               "Date: Thu, 12 Mar 2026 10:00:00 +0000"]
+    headers = [
+        f"From: {sender}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        "Date: Thu, 12 Mar 2026 10:00:00 +0000",
+    ]
     if message_id:
         headers.append(f"Message-ID: {message_id}")
     if extra:

@@ -41,24 +41,43 @@ def test_jsonl_and_json_fields(run_cli, practice: Path) -> None:
     config = str(practice / "clientline.yaml")
     result = run_cli("lint", str(mail), "--config", config, "--format", "jsonl")
     finding = json.loads(result.stdout.splitlines()[0])
-    assert {"id", "rule", "name", "severity", "message", "item", "contacts", "evidence",
-            "principles"} <= set(finding)
+    assert {
+        "id",
+        "rule",
+        "name",
+        "severity",
+        "message",
+        "item",
+        "contacts",
+        "evidence",
+        "principles",
+    } <= set(finding)
     assert finding["item"]["kind"] == "message" and finding["item"]["date"].startswith("2026-03-12")
     assert finding["contacts"] == ["Dana Ng (Acme Ltd)"]
     words = {e["words"].lower() for e in finding["evidence"]}
     assert {"drinks", "settle the"} <= words, words
     assert finding["principles"] == ["P1", "P2"]
     document = json.loads(run_cli("lint", str(mail), "--config", config, "--format", "json").stdout)
-    assert document["summary"] == {"items": 2, "findings": 1, "problems": 0,
-                                   "by_rule": {"CL102": 1}}
+    assert document["summary"] == {
+        "items": 2,
+        "findings": 1,
+        "problems": 0,
+        "by_rule": {"CL102": 1},
+    }
 
 
 def test_bad_input_is_reported_and_the_run_goes_on(run_cli, practice: Path) -> None:
     mail = write_mail(practice)
-    (mail / "broken.ics").write_text("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART:nope\n"
-                                     "END:VEVENT\nEND:VCALENDAR\n")
-    result = run_cli("lint", str(mail), str(practice / "missing.mbox"), "--config",
-                     str(practice / "clientline.yaml"))
+    (mail / "broken.ics").write_text(
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART:nope\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    result = run_cli(
+        "lint",
+        str(mail),
+        str(practice / "missing.mbox"),
+        "--config",
+        str(practice / "clientline.yaml"),
+    )
     assert result.exit_code == 1  # from the findings, not the problems
     assert f"{mail / 'broken.ics'}:2: error: event 'x' skipped" in result.stderr
     assert "missing.mbox: error: no such file or folder" in result.stderr
@@ -80,8 +99,9 @@ def test_configuration_errors_exit_2_with_file_line_col(run_cli, practice: Path)
     rules = practice / "rules"
     rules.mkdir()
     (rules / "XX100-bad.yaml").write_text("id: XX100\nname: bad\n")
-    result = run_cli("lint", str(practice), "--contacts", str(practice / "none.yaml"),
-                     "--rules", str(rules))
+    result = run_cli(
+        "lint", str(practice), "--contacts", str(practice / "none.yaml"), "--rules", str(rules)
+    )
     assert result.exit_code == 2
     assert "none.yaml: no such file" in result.stderr
     assert "XX100-bad.yaml:1:1: missing required key" in result.stderr  # every error at once
@@ -101,8 +121,20 @@ def test_rules_commands(run_cli) -> None:
 def test_console_script_runs(practice: Path) -> None:
     script = Path(sys.executable).parent / "clientline"
     mail = write_mail(practice)
-    done = subprocess.run([str(script), "lint", str(mail), "--config",
-                           str(practice / "clientline.yaml"), "--format", "jsonl"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            str(script),
+            "lint",
+            str(mail),
+            "--config",
+            str(practice / "clientline.yaml"),
+            "--format",
+            "jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout.splitlines()[0])["rule"] == "CL102"

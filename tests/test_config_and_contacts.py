@@ -77,7 +77,11 @@ advice: Do something else.
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("applies_to:", "aplies_to:", r"r.yaml:5:1: unknown key `aplies_to`.*did you mean `applies_to`"),
+        (
+            "applies_to:",
+            "aplies_to:",
+            r"r.yaml:5:1: unknown key `aplies_to`.*did you mean `applies_to`",
+        ),
         ("lexicon: social", "lexicon: socail", r"r.yaml:9:\d+: unknown lexicon `socail`.*`social`"),
         ("text|lexicon", "text|lexicn", r"r.yaml:9:\d+: unknown modifier `lexicn`.*`lexicon`"),
         ("text|lexicon", "txt|lexicon", r"r.yaml:9:\d+: unknown field `txt`.*`text`"),
@@ -97,7 +101,9 @@ def test_rule_errors(old: str, new: str, expected: str) -> None:
 
 def test_every_bad_rule_file_is_reported_in_one_load(tmp_path: Path) -> None:
     (tmp_path / "XX100-one.yaml").write_text(GOOD.replace("applies_to:", "aplies_to:"))
-    (tmp_path / "XX101-two.yaml").write_text(GOOD.replace("XX100", "XX101").replace("{social}", "{x}"))
+    (tmp_path / "XX101-two.yaml").write_text(
+        GOOD.replace("XX100", "XX101").replace("{social}", "{x}")
+    )
     (tmp_path / "XX102-three.yaml").write_text(GOOD.replace("XX100", "XX102"))
     (tmp_path / "notes.yaml").write_text("a: 1\n")
     ruleset = packs.load([tmp_path])

@@ -41,7 +41,10 @@ def test_phrases_span_spaces_line_breaks_and_hyphens(backend: str) -> None:
 def test_apostrophes_and_non_ascii_words(backend: str) -> None:
     text = "Mates’ rates for the Café? MÜLLER said the café and the Müllerei."
     assert scan(["mates' rates", "café", "müller"], text, backend) == [
-        "Mates’ rates", "Café", "MÜLLER", "café",
+        "Mates’ rates",
+        "Café",
+        "MÜLLER",
+        "café",
     ]
 
 
@@ -139,13 +142,18 @@ def test_a_rule_using_many_modifiers(tmp_path: Path) -> None:
         "  - {name: Dana Ng, emails: [dana@acme.example], relationship: friend}\n"
         "  - {name: Lee Park, emails: [lee@birch.example]}\n"
     )
-    engine = Engine([rule], ruleset.lexicons, directory,
-                    WorkingHours(tz=ZoneInfo("Europe/London")))
+    engine = Engine([rule], ruleset.lexicons, directory, WorkingHours(tz=ZoneInfo("Europe/London")))
 
     def event(title: str, body: str = "", who: str = "dana@acme.example", hour: int = 19) -> Event:
-        return Event(source="t", locator="1", id=title, title=title, body=body,
-                     start=dt.datetime(2026, 3, 12, hour, tzinfo=dt.UTC),
-                     recipients=(Participant(who, role="attendee"),))
+        return Event(
+            source="t",
+            locator="1",
+            id=title,
+            title=title,
+            body=body,
+            start=dt.datetime(2026, 3, 12, hour, tzinfo=dt.UTC),
+            recipients=(Participant(who, role="attendee"),),
+        )
 
     fired = list(engine.check(event("Drinks: review the deck")))
     assert len(fired) == 1
@@ -165,6 +173,11 @@ def test_messages_never_see_event_rules() -> None:
     ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
     directory = contacts.loads("clients:\n  - {name: D, emails: [d@x.example]}\n")
     engine = Engine(ruleset.rules, ruleset.lexicons, directory)
-    message = Message(source="t", locator="1", id="m", title="Contract review over drinks",
-                      sender=Participant("d@x.example", role="from"))
+    message = Message(
+        source="t",
+        locator="1",
+        id="m",
+        title="Contract review over drinks",
+        sender=Participant("d@x.example", role="from"),
+    )
     assert all(f.rule != "CL101" for f in engine.check(message))

@@ -13,8 +13,9 @@ from linter.sources.mail import parse_message
 from .conftest import eml
 
 LONDON = ZoneInfo("Europe/London")
-WINDOW = Window(dt.datetime(2026, 1, 1, tzinfo=LONDON), dt.datetime(2027, 1, 1, tzinfo=LONDON),
-                LONDON)
+WINDOW = Window(
+    dt.datetime(2026, 1, 1, tzinfo=LONDON), dt.datetime(2027, 1, 1, tzinfo=LONDON), LONDON
+)
 
 CALENDAR = """BEGIN:VCALENDAR\r
 VERSION:2.0\r
@@ -70,7 +71,9 @@ END:VCALENDAR\r
 
 def items(path: Path, window: Window = WINDOW) -> tuple[list, list[Problem]]:
     out = list(iter_items([str(path)], window))
-    return [o for o in out if not isinstance(o, Problem)], [o for o in out if isinstance(o, Problem)]
+    return [o for o in out if not isinstance(o, Problem)], [
+        o for o in out if isinstance(o, Problem)
+    ]
 
 
 def test_calendar_occurrences_overrides_timezones_and_bad_events(tmp_path: Path) -> None:
@@ -110,8 +113,7 @@ def test_a_file_that_is_not_a_calendar_is_reported(tmp_path: Path) -> None:
 
 MBOX = (
     "From dana@acme.example Thu Mar 12 10:00:00 2026\n"
-    + eml("One", "first body\n>From the top, we said\nFrom here it goes on",
-          message_id="<a@x>")
+    + eml("One", "first body\n>From the top, we said\nFrom here it goes on", message_id="<a@x>")
     + "\nFrom lee@birch.example Thu Mar 12 11:00:00 2026\n"
     + eml("Two", "second", sender="lee@birch.example", message_id=None)
 )
@@ -145,30 +147,34 @@ def test_maildir_and_folders_of_eml(tmp_path: Path) -> None:
 
 def test_multipart_alternative_prefers_plain_and_html_only_is_converted() -> None:
     alternative = eml(
-        "Alt", "--b\nContent-Type: text/plain\n\nplain words\n--b\nContent-Type: text/html\n\n"
+        "Alt",
+        "--b\nContent-Type: text/plain\n\nplain words\n--b\nContent-Type: text/html\n\n"
         "<p>html words</p>\n--b--",
         extra='MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b"',
     ).encode()
     message = parse_message(alternative, "s", "1")
     assert isinstance(message, Message) and message.body == "plain words"
-    html_only = eml("H", "<html><style>p{}</style><p>Drinks&nbsp;Friday?</p><br>Dana</html>",
-                    extra="Content-Type: text/html; charset=utf-8").encode()
+    html_only = eml(
+        "H",
+        "<html><style>p{}</style><p>Drinks&nbsp;Friday?</p><br>Dana</html>",
+        extra="Content-Type: text/html; charset=utf-8",
+    ).encode()
     message = parse_message(html_only, "s", "1")
     assert isinstance(message, Message) and message.body == "Drinks Friday?\nDana"
 
 
 def test_charsets_encoded_headers_attachments_and_quoted_text() -> None:
     raw = (
-        "From: =?utf-8?q?Jonas_M=C3=BCller?= <jonas@elbe.example>\nTo: sam@studio.example\n"
-        "Subject: =?iso-8859-1?q?Gr=FC=DFe?=\nMIME-Version: 1.0\n"
-        'Content-Type: multipart/mixed; boundary="b"\n\n'
-        "--b\nContent-Type: text/plain; charset=x-unknown-charset\n"
-        "Content-Transfer-Encoding: quoted-printable\n\nSch=C3=B6n, danke!\n\n"
-        "On Tue, 10 Mar 2026, Sam <sam@studio.example> wrote:\n> the invoice\n"
-        '--b\nContent-Type: application/pdf; name="deck.pdf"\n'
-        'Content-Disposition: attachment; filename="deck.pdf"\n'
-        "Content-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n"
-    ).encode()
+        b"From: =?utf-8?q?Jonas_M=C3=BCller?= <jonas@elbe.example>\nTo: sam@studio.example\n"
+        b"Subject: =?iso-8859-1?q?Gr=FC=DFe?=\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n'
+        b"--b\nContent-Type: text/plain; charset=x-unknown-charset\n"
+        b"Content-Transfer-Encoding: quoted-printable\n\nSch=C3=B6n, danke!\n\n"
+        b"On Tue, 10 Mar 2026, Sam <sam@studio.example> wrote:\n> the invoice\n"
+        b'--b\nContent-Type: application/pdf; name="deck.pdf"\n'
+        b'Content-Disposition: attachment; filename="deck.pdf"\n'
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n"
+    )
     message = parse_message(raw, "s", "1")
     assert isinstance(message, Message)
     assert message.title == "Grüße"
@@ -179,7 +185,7 @@ def test_charsets_encoded_headers_attachments_and_quoted_text() -> None:
 
 
 def test_broken_mime_never_raises() -> None:
-    raw = b"From: x@y\nContent-Type: multipart/mixed; boundary=\"zz\"\n\n--zz\n\xff\xfe garbage"
+    raw = b'From: x@y\nContent-Type: multipart/mixed; boundary="zz"\n\n--zz\n\xff\xfe garbage'
     assert isinstance(parse_message(raw, "s", "1"), Message)
     assert isinstance(parse_message(b"\x00\x01\x02", "s", "1"), Message | Problem)
 

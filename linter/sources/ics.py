@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,11 +108,16 @@ class IcsSource:
             text = handle.read(block.end - block.start)
             parts.append(text if text.endswith(b"\n") else text + b"\r\n")
         parts.append(b"END:VCALENDAR\r\n")
-        calendar = icalendar.Calendar.from_ical(b"".join(parts))
-        calendar = x_wr_timezone.to_standard(calendar)
+        with warnings.catch_warnings():
+            # icalendar warns about guessed vendor TZIDs; the result is right, the
+            # warning would only be noise in the user's terminal
+            warnings.simplefilter("ignore")
+            calendar = icalendar.Calendar.from_ical(b"".join(parts))
+            calendar = x_wr_timezone.to_standard(calendar)
+            occurrences = list(
+                recurring_ical_events.of(calendar).between(self.window.since, self.window.until)
+            )
         by_uid = {block.uid: block for block in reversed(blocks)}
-        since, until = self.window.since, self.window.until
-        occurrences = recurring_ical_events.of(calendar).between(since, until)
         for component in occurrences:
             if component.name != "VEVENT":
                 continue
