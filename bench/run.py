@@ -277,7 +277,7 @@ def targets(results: list[Result]) -> list[dict[str, Any]]:
                              f"<= {TARGET_RULES_OVERHEAD:.0f}",
                              overhead is not None and overhead <= TARGET_RULES_OVERHEAD))
         for label, which in (("parse only", r.parse), ("end to end", r.e2e)):
-            rss = which.rss_mb if which else None
+            rss = which.rss_mb if which and which.returncode == 0 else None
             checks.append(_check(f"{r.corpus}: peak RSS {label} (MB)", rss,
                                  f"< {TARGET_RSS_MB:.0f}",
                                  rss is not None and rss < TARGET_RSS_MB))
