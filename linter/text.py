@@ -40,32 +40,62 @@ def html_to_text(markup: str) -> str:
 
 
 _DATE = r"\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*[AaPp][Mm]"
-_CUT_MARKERS = re.compile(
-    "|".join(
+# Each marker is tried only when one of its cues (plain substrings) is in the text: a
+# fast substring search spares a multi-line regular expression on most messages.
+_CUT_MARKERS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (cues, re.compile(pattern, re.MULTILINE))
+    for cues, pattern in (
+        # Lotus Notes: "------- Forwarded by Jane Doe/HOU/ECT on 03/06/2001 08:54 AM ----"
+        (("Forwarded by",), r"^[ \t]*-{3,}[ \t]*Forwarded by\b"),
+        # Outlook's and most clients' banners
         (
-            # Lotus Notes: "------- Forwarded by Jane Doe/HOU/ECT on 03/06/2001 08:54 AM ----"
-            r"^[ \t]*-{3,}[ \t]*Forwarded by\b",
-            # Outlook and most clients' banners
+            (
+                "Original Message",
+                "orwarded message",
+                "orwarded Message",
+                "Message d'origine",
+                "Urspr\u00fcngliche Nachricht",
+                "Mensaje original",
+            ),
             r"^[ \t]*-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded Message|"
             r"Message d'origine|Urspr\u00fcngliche Nachricht|Mensaje original)[ \t]*-{2,}",
-            r"^[ \t]*Begin forwarded message:",
-            # Outlook header block: From: ... then Sent: or Date:
-            r"^[ \t]*\*?From:\*?[ \t][^\n]+\n[ \t]*\*?(?:Sent|Date):\*?[ \t]",
-            # Lotus Notes reply header: name line, date line, To: line
-            r"^[^\n]{1,100}\n[ \t]*" + _DATE + r"[ \t]*\n[ \t]*To:",
-            r"^[ \t]*(?:From:[ \t]*)?[^\n]{1,100}[ \t]on[ \t]" + _DATE + r"[^\n]*\n[ \t]*To:",
-            # "On Tue, 3 Mar 2026 at 10:02, Dana <dana@acme.example> wrote:" (may wrap once)
-            r"^[ \t]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$",
-            r"^[ \t]*(?:Le|Am)\b[^\n]{0,200}(?:\n[^\n]{0,200})?"
-            r"\b(?:a \u00e9crit|schrieb)[ \t]*:?[ \t]*$",
-            # signatures
-            r"^-- ?$",
+        ),
+        (("Begin forwarded",), r"^[ \t]*Begin forwarded message:"),
+        # Outlook header block: From: ... then Sent: or Date:
+        (("Sent:", "Date:"), r"^[ \t]*\*?From:\*?[ \t][^\n]+\n[ \t]*\*?(?:Sent|Date):\*?[ \t]"),
+        # "On Tue, 3 Mar 2026 at 10:02, Dana <dana@acme.example> wrote:" (may wrap once)
+        (("wrote:",), r"^[ \t]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$"),
+        (("crit",), r"^[ \t]*Le\b[^\n]{0,200}(?:\n[^\n]{0,200})?\ba \u00e9crit[ \t]*:?[ \t]*$"),
+        (("schrieb",), r"^[ \t]*Am\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bschrieb[ \t]*:?[ \t]*$"),
+        # signatures
+        (("\n-- ", "\n--\n"), r"^-- ?$"),
+        (
+            ("Sent from my",),
             r"^[ \t]*Sent from my (?:iPhone|iPad|Android|BlackBerry|mobile|phone)\b",
-            r"^[ \t]*_{10,}[ \t]*$",
-        )
-    ),
-    re.MULTILINE,
+        ),
+        (("__________",), r"^[ \t]*_{10,}[ \t]*$"),
+    )
 )
+# Lotus Notes reply headers: a "To:" line under a date line ("10/23/2000 02:32 PM"),
+# itself under the author's name, or under "Name on 10/23/2000 02:32 PM".
+_TO_LINE = re.compile(r"^[ \t]*To:", re.MULTILINE)
+_LOTUS_DATE_LINE = re.compile(r"[ \t]*" + _DATE + r"[ \t]*$")
+_LOTUS_ON_DATE_LINE = re.compile(r"[^\n]{1,100}[ \t]on[ \t]" + _DATE)
+MARKER_SPAN = 500  # no marker is longer; a search past the current cut stops here
+
+
+def _lotus_header(text: str, cut: int) -> int:
+    for to_line in _TO_LINE.finditer(text, 0, cut):
+        start = to_line.start()
+        previous_start = text.rfind("\n", 0, max(0, start - 1)) + 1
+        previous = text[previous_start : max(previous_start, start - 1)]
+        if _LOTUS_ON_DATE_LINE.match(previous):
+            return previous_start
+        if previous_start > 0 and _LOTUS_DATE_LINE.match(previous):
+            return text.rfind("\n", 0, previous_start - 1) + 1
+    return cut
+
+
 _QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*\n?", re.MULTILINE)
 
 
@@ -79,10 +109,19 @@ def split_reply(text: str) -> tuple[str, str]:
         if quoted_lines:
             quoted_parts.append("".join(quoted_lines))
             text = _QUOTED_LINE.sub("", text)
-    marker = _CUT_MARKERS.search(text)
-    if marker:
-        quoted_parts.insert(0, text[marker.start() :])
-        text = text[: marker.start()]
+    cut = len(text)
+    for cues, pattern in _CUT_MARKERS:
+        for cue in cues:
+            if cue in text:
+                marker = pattern.search(text, 0, min(len(text), cut + MARKER_SPAN))
+                if marker and marker.start() < cut:
+                    cut = marker.start()
+                break
+    if "To:" in text:
+        cut = _lotus_header(text, cut)
+    if cut < len(text):
+        quoted_parts.insert(0, text[cut:])
+        text = text[:cut]
     return text.strip(), "\n".join(part.strip() for part in quoted_parts).strip()
 
 

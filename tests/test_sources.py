@@ -202,3 +202,14 @@ def test_missing_and_unknown_paths_are_problems(tmp_path: Path) -> None:
     (tmp_path / "x.bin").write_bytes(b"\x89PNG")
     assert "no such file" in items(tmp_path / "nope.ics")[1][0].message
     assert "not a calendar or mailbox" in items(tmp_path / "x.bin")[1][0].message
+
+
+def test_mbox_split_is_the_same_whatever_the_block_size(monkeypatch) -> None:
+    from linter.sources import mbox
+    from tests.conftest import EXAMPLES
+
+    path = str(EXAMPLES / "mailbox.mbox")
+    whole = list(mbox.split_mbox(path))
+    monkeypatch.setattr(mbox, "BLOCK", 97)  # separators and From_ lines straddle blocks
+    assert list(mbox.split_mbox(path)) == whole
+    assert len(whole) == 84 and whole[0][0] == 1

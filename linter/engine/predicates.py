@@ -167,13 +167,19 @@ class ParticipantPredicate:
     checks: tuple[ParticipantCheck, ...]
 
     def test(self, context: Context) -> list[Evidence] | None:
-        found = []
+        found: list[Evidence] = []
+        labels: set[str] = set()
         for participant, contact in context.resolved(self.field):
             if all(check(participant, contact, context) for check in self.checks):
                 label = contact.label if contact else participant.name or participant.address
+                if label in labels:
+                    continue  # a hundred people at one client are one piece of evidence
+                labels.add(label)
                 found.append(
                     Evidence(self.selection, participant.role, label, snippet=participant.address)
                 )
+                if len(found) >= MAX_EVIDENCE:
+                    break
         return found or None
 
 

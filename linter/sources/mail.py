@@ -36,8 +36,7 @@ def parse_message(
     data: bytes, source: str, locator: str, folder: str | None = None
 ) -> Message | Problem:
     try:
-        mime = email.message_from_bytes(data)
-        return _to_message(mime, data, source, locator, folder)
+        return _to_message(_parse(data), data, source, locator, folder)
     except Exception as exc:  # a broken message must not end the run
         return Problem(
             source,
@@ -46,12 +45,31 @@ def parse_message(
         )
 
 
+def _parse(data: bytes) -> MimeMessage:
+    """The MIME tree, parsing a single-part body without the line-by-line parser.
+
+    Most mail is one text part; the stdlib parser would feed its body through a Python
+    loop line by line only to keep it as one string. Headers are parsed as usual.
+    """
+    end = data.find(b"\n\n")
+    if end == -1 or b"\r\n\r\n" in data[: end + 1]:
+        return email.message_from_bytes(data)
+    head = email.message_from_bytes(data[: end + 1])
+    if head.get_content_maintype() in ("multipart", "message"):
+        return email.message_from_bytes(data)
+    head.set_payload(data[end + 2 :].decode("ascii", "surrogateescape"))
+    return head
+
+
 def _to_message(
     mime: MimeMessage, data: bytes, source: str, locator: str, folder: str | None
 ) -> Message:
-    message_id = _clean_id(mime.get("Message-ID"))
-    in_reply_to = _clean_id(mime.get("In-Reply-To"))
-    references = str(mime.get("References") or "").split()
+    headers: dict[str, object] = {}
+    for name, value in mime.items():  # one pass; Message.get scans every header each time
+        headers.setdefault(name.lower(), value)
+    message_id = _clean_id(headers.get("message-id"))
+    in_reply_to = _clean_id(headers.get("in-reply-to"))
+    references = str(headers.get("references") or "").split()
     thread = _clean_id(references[0]) if references else in_reply_to or message_id
     texts: list[str] = []
     quoted: list[str] = []
@@ -61,15 +79,15 @@ def _to_message(
     if quoted:
         quoted_text = "\n\n".join([quoted_text, *quoted]).strip()
     senders = _addresses(mime, "From", "from")
-    labels = decode_header(mime.get("X-Gmail-Labels"))
+    labels = decode_header(headers.get("x-gmail-labels"))
     return Message(
         source=source,
         locator=locator,
         id=message_id or content_id(data),
-        title=decode_header(mime.get("Subject")),
+        title=decode_header(headers.get("subject")),
         body=body,
         quoted=quoted_text,
-        start=parse_date(mime.get("Date")),
+        start=parse_date(headers.get("date")),
         sender=senders[0] if senders else None,
         recipients=_addresses(mime, "To", "to") + _addresses(mime, "Cc", "cc"),
         thread=thread,
@@ -130,8 +148,8 @@ def decode_payload(part: MimeMessage) -> str:
     if not isinstance(raw, bytes):
         raw = str(part.get_payload() or "").encode("utf-8", "replace")
     charset = part.get_content_charset() or "us-ascii"
-    text = _decode(raw, charset)
-    return text[:MAX_TEXT_PART]
+    text = _decode(raw[: MAX_TEXT_PART * 4], charset)
+    return text[:MAX_TEXT_PART].replace("\r\n", "\n")
 
 
 def _decode(raw: bytes, charset: str) -> str:

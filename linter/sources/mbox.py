@@ -23,7 +23,7 @@ from linter.sources.mail import parse_message
 
 EXTENSIONS = (".mbox", ".mbx")
 _SEPARATOR = re.compile(rb"^From \S+\s+\S{3} \S{3}\s+\d{1,2} \d")
-_ESCAPED_FROM = re.compile(rb"^>+From ")
+_ESCAPED_FROM = re.compile(rb"(?m)^>(>*)From ")
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 
@@ -59,33 +59,96 @@ class MboxSource:
 
 
 def split_mbox(path: str) -> Iterator[tuple[int, bytes | None, int]]:
-    """Yield ``(line_number, message_bytes, size)`` per message, reading line by line.
+    """Yield ``(line_number, message_bytes, size)`` per message, reading in blocks.
 
-    A message larger than ``MAX_MESSAGE_BYTES`` comes with ``None`` instead of bytes,
-    and is never held in memory whole.
+    Separators are found with ``bytes.find`` on blocks of the file rather than line by
+    line in Python, which keeps splitting far cheaper than parsing. A message larger than
+    ``MAX_MESSAGE_BYTES`` comes with ``None`` instead of bytes and is never held whole.
     """
-    lines: list[bytes] = []
-    start = size = 0
-    previous_blank = True
     with open(path, "rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.startswith(b"From ") and (previous_blank or _SEPARATOR.match(line)):
-                if start:
-                    yield start, b"".join(lines) if size <= MAX_MESSAGE_BYTES else None, size
-                lines, start, size = [], number, 0
-                previous_blank = False
+        buffer, position = b"", 0
+        line = 1  # line number at buffer[position]
+        start_line = 0  # line of the current message's From_ line; 0 before the first
+        parts: list[bytes] = []
+        size = 0
+        at_eof = False
+        after_blank = True  # whether buffer[position] follows a blank line or opens the file
+        while True:
+            cut = _next_separator(buffer, position, after_blank)
+            if cut == -1 and not at_eof:
+                # flush whole lines that cannot hold a separator's start, then read more
+                keep = max(position, len(buffer) - SEPARATOR_LOOKBEHIND)
+                newline = buffer.rfind(b"\n", position, keep)
+                if newline >= position:
+                    after_blank = buffer[newline - 1 : newline] == b"\n" or (
+                        buffer[newline - 2 : newline] == b"\n\r"
+                    )
+                    size = _add(parts, buffer[position : newline + 1], size)
+                    line += buffer.count(b"\n", position, newline + 1)
+                    position = newline + 1
+                block = handle.read(BLOCK)
+                at_eof = not block
+                buffer, position = buffer[position:] + block, 0
                 continue
-            previous_blank = line in (b"\n", b"\r\n")
-            if not start:
-                if previous_blank:
-                    continue
-                start = number  # text before any separator: read it as a message anyway
-            if line.startswith(b">") and _ESCAPED_FROM.match(line):
-                line = line[1:]
-            size += len(line)
-            if size <= MAX_MESSAGE_BYTES:
-                lines.append(line)
-            elif lines:
-                lines = []
-    if start:
-        yield start, b"".join(lines) if size <= MAX_MESSAGE_BYTES else None, size
+            end = len(buffer) if cut == -1 else cut
+            size = _add(parts, buffer[position:end], size)
+            if start_line or buffer[position:end].strip():
+                yield _finish(start_line or line, parts, size)
+            if cut == -1:
+                return
+            line += buffer.count(b"\n", position, cut)
+            end_of_from = buffer.find(b"\n", cut)
+            while end_of_from == -1 and not at_eof:
+                block = handle.read(BLOCK)
+                at_eof = not block
+                buffer, cut = buffer[cut:] + block, 0
+                end_of_from = buffer.find(b"\n")
+            if end_of_from == -1:
+                return
+            start_line = line
+            line += 1
+            after_blank = False
+            position = end_of_from + 1
+            parts, size = [], 0
+
+
+BLOCK = 1 << 20
+SEPARATOR_LOOKBEHIND = 256
+
+
+def _next_separator(buffer: bytes, position: int, after_blank: bool) -> int:
+    """Offset of the next From_ line: one after a blank line (or opening the file), or
+    one that looks like ``From sender date``."""
+    if buffer.startswith(b"From ", position) and (
+        after_blank or _SEPARATOR.match(buffer, position)
+    ):
+        return position
+    found = buffer.find(b"\nFrom ", position)
+    while found != -1:
+        before = buffer[max(position, found - 2) : found]
+        if before.endswith(b"\n") or before == b"\n\r" or _SEPARATOR.match(buffer, found + 1):
+            return found + 1
+        if found - 1 >= position and buffer[found - 1 : found] == b"\r" and (
+            buffer[found - 2 : found - 1] == b"\n"
+        ):
+            return found + 1
+        found = buffer.find(b"\nFrom ", found + 1)
+    return -1
+
+
+def _add(parts: list[bytes], data: bytes, size: int) -> int:
+    size += len(data)
+    if size <= MAX_MESSAGE_BYTES:
+        parts.append(data)
+    elif parts:
+        parts.clear()
+    return size
+
+
+def _finish(line: int, parts: list[bytes], size: int) -> tuple[int, bytes | None, int]:
+    if size > MAX_MESSAGE_BYTES:
+        return line, None, size
+    data = b"".join(parts)
+    if b">From " in data:
+        data = _ESCAPED_FROM.sub(rb"\1From ", data)
+    return line, data, size
