@@ -88,18 +88,8 @@ RULE_KEYS = (
     "tests",
     "references",
 )
-REQUIRED = (
-    "id",
-    "name",
-    "title",
-    "severity",
-    "applies_to",
-    "principles",
-    "select",
-    "condition",
-    "message",
-    "advice",
-)
+OPTIONAL = ("tags", "rationale", "tests", "references")
+REQUIRED = tuple(key for key in RULE_KEYS if key not in OPTIONAL)
 ITEM_PLACEHOLDERS = ("title", "kind", "location", "start", "source", "locator")
 _ID = re.compile(r"^[A-Z]{2,5}[0-9]{3,4}$")
 _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
