@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from linter import contacts as contacts_module
 from linter.engine import lexicon as lexicon_module
 from linter.engine import rules as rules_module
 from linter.engine.lexicon import Lexicon
 from linter.engine.rules import Rule
-from linter.yamlfile import ConfigError, LocatedDict, read
+from linter.model import Severity
+from linter.yamlfile import ConfigError, read
 
 ENTRY_POINT_GROUP = "clientline.rules"
 BUILTIN_NAMES = ("builtin", "default")
@@ -179,18 +179,6 @@ def load(
                 continue
             override = (severities or {}).get(rule.id)
             if override:
-                from dataclasses import replace
-
-                from linter.model import Severity
-
                 rule = replace(rule, severity=Severity.parse(override))
             result.rules.append(rule)
     return result
-
-
-def load_test_contacts(path: str) -> contacts_module.Directory:
-    return contacts_module.load(path)
-
-
-def as_mapping(value: Any) -> LocatedDict | None:
-    return value if isinstance(value, LocatedDict) else None
