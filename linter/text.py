@@ -137,8 +137,3 @@ def snippet(text: str, start: int, end: int, width: int = 40) -> str:
         right = space if space != -1 else right
     body = " ".join(text[left:right].split())
     return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")
-
-
-def one_line(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
