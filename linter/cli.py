@@ -11,10 +11,11 @@ from pathlib import Path
 
 import click
 
-from linter import lintrun, packs
-from linter.model import Severity
+from linter import baseline, lintrun, packs, ruletests
+from linter.model import Finding, Severity
 from linter.report import registry as reporters
 from linter.ruletests import run_all
+from linter.yamlfile import ConfigError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 SEVERITIES = ["info", "warning", "error"]
@@ -55,6 +56,18 @@ def _fail(errors: list[object]) -> None:
 @click.option("--since", help="Start of the window: 2026-10-01, today, -30d (default -30d).")
 @click.option("--until", help="End of the window: 2027-01-01, +90d (default +90d).")
 @click.option("--color/--no-color", default=None, help="Colour (default: only on a terminal).")
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    help="Hide the findings this baseline file accepts; report its stale entries.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline",
+    type=click.Path(dir_okay=False),
+    help="Write every finding of this run to a baseline file, then exit 0.",
+)
 def lint(
     paths: tuple[str, ...],
     config_path: str | None,
@@ -66,12 +79,18 @@ def lint(
     since: str | None,
     until: str | None,
     color: bool | None,
+    baseline_path: str | None,
+    write_baseline: str | None,
 ) -> None:
     """Lint .ics files, mbox files, Maildir folders and .eml files (folders are walked)."""
     try:
         setup = lintrun.prepare(config_path, contacts, rule_packs, since, until)
+        accepted = baseline.load(baseline_path) if baseline_path else None
     except lintrun.SetupError as exc:
         _fail(list(exc.errors))
+        return
+    except ConfigError as exc:
+        _fail([exc])
         return
     if not paths:
         paths = tuple(
@@ -83,7 +102,14 @@ def lint(
         raise click.UsageError("give at least one PATH, or `sources:` in clientline.yaml")
     use_color = sys.stdout.isatty() if color is None else color
     reporter = reporters()[output_format](sys.stdout, sys.stderr, use_color)
-    summary = lintrun.run(setup, paths, reporter, Severity.parse(min_severity))
+    collected: list[Finding] | None = [] if write_baseline else None
+    summary = lintrun.run(
+        setup, paths, reporter, Severity.parse(min_severity), accepted, collected
+    )
+    if write_baseline and collected is not None:
+        count = baseline.write(write_baseline, collected)
+        click.echo(f"wrote {count} findings to the baseline {write_baseline}", err=True)
+        sys.exit(EXIT_CLEAN)
     sys.exit(EXIT_FINDINGS if summary.total and not exit_zero else EXIT_CLEAN)
 
 
@@ -142,7 +168,10 @@ def rules_show(rule_id: str, config_path: str | None, rule_packs: tuple[str, ...
 @rules.command("test")
 @click.argument("folders", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @_config_option
-def rules_test(folders: tuple[str, ...], config_path: str | None) -> None:
+@click.option(
+    "--coverage", is_flag=True, help="Also fail a rule with no firing case or no quiet case."
+)
+def rules_test(folders: tuple[str, ...], config_path: str | None, coverage: bool) -> None:
     """Run every rule's embedded test cases and report each, like pytest."""
     ruleset = _ruleset(config_path, folders)
     outcomes, errors = run_all(ruleset)
@@ -159,8 +188,13 @@ def rules_test(folders: tuple[str, ...], config_path: str | None) -> None:
                 f"FAILED {case.origin}:{case.line} {case.label}: expected "
                 f"{sorted(case.expect) or 'nothing'}, fired {sorted(outcome.fired) or 'nothing'}"
             )
-    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
-    sys.exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
+    uncovered = ruletests.coverage(ruleset, [o.case for o in outcomes]) if coverage else {}
+    for rule_id, gaps in sorted(uncovered.items()):
+        origin = next((r.origin for r in ruleset.rules if r.id == rule_id), "")
+        click.echo(f"UNCOVERED {origin} {rule_id}: {'; '.join(gaps)}")
+    summary = f"{len(outcomes) - failed} passed, {failed} failed"
+    click.echo(summary + (f", {len(uncovered)} rules uncovered" if coverage else ""))
+    sys.exit(EXIT_FINDINGS if failed or uncovered else EXIT_CLEAN)
 
 
 @rules.command("validate")

@@ -28,11 +28,11 @@ Every error names ``file:line:col``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from linter.model import Contact
+from linter.model import Contact, ContactRecord, Participant
 from linter.yamlfile import (
     ConfigError,
     LocatedDict,
@@ -113,6 +113,20 @@ class Directory:
         return tuple(c for c in self.clients if WILDCARD not in c.domains)
 
 
+def records(directory: Directory) -> Iterator[ContactRecord]:
+    """Each named client as an item, for rules that check the relationship itself."""
+    for contact in directory.named_clients:
+        address = contact.emails[0] if contact.emails else f"@{contact.domains[0]}"
+        yield ContactRecord(
+            source=directory.source,
+            locator=str(contact.line),
+            id=f"contact:{contact.key}",
+            title=contact.label,
+            sender=Participant(address, contact.name, role="contact"),
+            contact=contact,
+        )
+
+
 def load(path: str) -> Directory:
     return from_data(read(path), path)
 
@@ -132,13 +146,13 @@ def from_data(data: Any, path: str) -> Directory:
     if not isinstance(raw_clients, list):
         raise ConfigError(path, "`clients` must be a list", top.value_mark("clients"))
     clients = tuple(
-        _client(raw, path, cast(LocatedList, raw_clients).item_mark(index))
+        parse_client(raw, path, cast(LocatedList, raw_clients).item_mark(index))
         for index, raw in enumerate(raw_clients)
     )
     return Directory(frozenset(me), frozenset(internal), clients, path)
 
 
-def _client(raw: Any, path: str, mark: Mark) -> Contact:
+def parse_client(raw: Any, path: str, mark: Mark) -> Contact:
     entry = expect_mapping(raw, path, "a client", mark)
     check_keys(entry, CLIENT_KEYS, path)
     name = entry.get("name")
@@ -170,6 +184,7 @@ def _client(raw: Any, path: str, mark: Mark) -> Contact:
         ended=_date(entry, "ended", path),
         understandings=_date(entry, "understandings", path),
         aliases=tuple(str(a).strip() for a in aliases if str(a).strip()),
+        line=entry.mark.line,
     )
 
 

@@ -21,8 +21,9 @@ import platformdirs
 from linter import config as config_module
 from linter import contacts as contacts_module
 from linter import packs
+from linter.baseline import Baseline
 from linter.engine import Engine
-from linter.model import Problem, Severity
+from linter.model import Finding, Problem, Severity
 from linter.report import Reporter, Summary
 from linter.sources import Window, iter_items
 from linter.yamlfile import ConfigError
@@ -127,10 +128,33 @@ def prepare(
 
 
 def run(
-    setup: Setup, paths: Iterable[str], reporter: Reporter, minimum: Severity = Severity.INFO
+    setup: Setup,
+    paths: Iterable[str],
+    reporter: Reporter,
+    minimum: Severity = Severity.INFO,
+    accepted: Baseline | None = None,
+    to_baseline: list[Finding] | None = None,
 ) -> Summary:
+    """Lint ``paths`` into ``reporter``. Findings an inline marker suppresses, and those
+    the ``accepted`` baseline lists, are counted but not reported; ``to_baseline``, when
+    given, collects every finding that would be reported without a baseline."""
     summary = Summary()
     began = time.perf_counter()
+
+    def emit(finding: Finding) -> None:
+        if finding.severity < minimum:
+            return
+        if finding.suppressed:
+            summary.suppressed += 1
+            return
+        if to_baseline is not None:
+            to_baseline.append(finding)
+        if accepted is not None and accepted.accepts(finding):
+            summary.baselined += 1
+            return
+        summary.count(finding)
+        reporter.finding(finding)
+
     for output in iter_items(paths, setup.window):
         if isinstance(output, Problem):
             summary.problems += 1
@@ -138,9 +162,11 @@ def run(
             continue
         summary.items += 1
         for finding in setup.engine.check(output):
-            if finding.severity >= minimum:
-                summary.count(finding)
-                reporter.finding(finding)
+            emit(finding)
+    for finding in setup.engine.check_directory(only_seen=True):
+        emit(finding)
+    if accepted is not None:
+        summary.stale_baseline = accepted.stale()
     summary.seconds = time.perf_counter() - began
     reporter.finish(summary)
     return summary

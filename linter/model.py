@@ -25,8 +25,8 @@ from datetime import date, datetime
 from enum import IntEnum
 from typing import Literal
 
-ItemKind = Literal["event", "message"]
-ITEM_KINDS: tuple[ItemKind, ...] = ("event", "message")
+ItemKind = Literal["event", "message", "contact"]
+ITEM_KINDS: tuple[ItemKind, ...] = ("event", "message", "contact")
 
 
 class Severity(IntEnum):
@@ -75,6 +75,7 @@ class Contact:
     ended: date | None = None
     understandings: date | None = None
     aliases: tuple[str, ...] = ()
+    line: int = field(default=0, compare=False)  # where the directory defines it
 
     @property
     def key(self) -> str:
@@ -140,6 +141,19 @@ class Message(Item):
     attachments: tuple[str, ...] = ()
 
 
+@dataclass(kw_only=True, slots=True)
+class ContactRecord(Item):
+    """A client as the directory describes them, checked like an item.
+
+    Some principles concern the relationship rather than any one event or message
+    (P7: a friend who is a client needs agreed understandings); rules that apply to
+    ``contact`` check each named client of the directory once per run.
+    """
+
+    kind: ItemKind = "contact"
+    contact: Contact
+
+
 def event_id(uid: str, recurrence_id: str | None) -> str:
     return f"{uid}#{recurrence_id}" if recurrence_id else uid
 
@@ -194,6 +208,8 @@ class Finding:
     principles: tuple[str, ...]
     advice: str = ""
     fingerprint: str = field(default="")
+    suppressed: bool = False  # by an inline marker in the item (see engine.suppress)
+    suppression_reason: str = ""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:

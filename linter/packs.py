@@ -29,6 +29,7 @@ from typing import Any
 
 from linter.engine import lexicon as lexicon_module
 from linter.engine import rules as rules_module
+from linter.engine import suppress
 from linter.engine.lexicon import Lexicon
 from linter.engine.rules import Rule
 from linter.model import Severity
@@ -36,6 +37,8 @@ from linter.yamlfile import ConfigError, read
 
 ENTRY_POINT_GROUP = "clientline.rules"
 BUILTIN_NAMES = ("builtin", "default")
+# the inline-suppression checks (see linter.engine.suppress)
+RESERVED_IDS = frozenset({suppress.MISSING_REASON[0], suppress.UNUSED[0]})
 _RULE_FILE = re.compile(r"^([A-Z]{2,5}[0-9]{3,4})-[a-z0-9-]+\.ya?ml$")
 
 
@@ -136,6 +139,7 @@ def load(
             )
     known_principles = set(principles())
     seen: dict[str, str] = {}
+    names: dict[str, str] = {}
     for pack in packs:
         if not pack.is_dir():
             result.errors.append(ConfigError(str(pack), "rule pack folder not found"))
@@ -167,12 +171,25 @@ def load(
                     )
                 )
                 continue
+            if rule.id in RESERVED_IDS:
+                result.errors.append(
+                    ConfigError(str(path), f"rule id {rule.id} is reserved for clientline itself")
+                )
+                continue
             if rule.id in seen:
                 result.errors.append(
                     ConfigError(str(path), f"rule id {rule.id} is already used by {seen[rule.id]}")
                 )
                 continue
+            if rule.name in names:
+                result.errors.append(
+                    ConfigError(
+                        str(path), f"rule name {rule.name} is already used by {names[rule.name]}"
+                    )
+                )
+                continue
             seen[rule.id] = str(path)
+            names[rule.name] = f"{rule.id} ({path})"
             if contacts_file.is_file():
                 result.test_contacts[rule.id] = str(contacts_file)
             if rule.id in disabled:

@@ -64,3 +64,19 @@ def run_all(ruleset: RuleSet) -> tuple[list[Outcome], list[ConfigError]]:
             engines[key] = Engine(ruleset.rules, ruleset.lexicons, _directory(key))
         outcomes.append(run_case(ruleset, case, engines[key]))
     return outcomes, errors
+
+
+def coverage(ruleset: RuleSet, cases: list[Case]) -> dict[str, list[str]]:
+    """What each rule's own cases fail to show: a case that fires it, a case that keeps
+    it quiet. Rules with nothing missing are left out."""
+    missing: dict[str, list[str]] = {}
+    for rule in ruleset.rules:
+        own = [c for c in cases if c.rule_id == rule.id]
+        gaps = []
+        if not any(rule.id in c.expect for c in own):
+            gaps.append("no case that fires it")
+        if not any(rule.id not in c.expect for c in own):
+            gaps.append("no case that keeps it quiet")
+        if gaps:
+            missing[rule.id] = gaps
+    return missing

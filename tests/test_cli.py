@@ -63,6 +63,9 @@ def test_jsonl_and_json_fields(run_cli, practice: Path) -> None:
         "findings": 1,
         "problems": 0,
         "by_rule": {"CL102": 1},
+        "suppressed": 0,
+        "baselined": 0,
+        "stale_baseline": [],
     }
 
 

@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from types import SimpleNamespace
 
-from linter.contacts import Directory
+from linter.contacts import Directory, records
+from linter.engine import suppress
 from linter.engine.context import Context
 from linter.engine.hours import WorkingHours
 from linter.engine.lexicon import Lexicon, term_pattern
@@ -42,6 +43,8 @@ class Engine:
         cache: DatabaseCache | None = None,
     ):
         self.rules = sorted(rules, key=lambda r: r.id)
+        self.rule_ids = frozenset(r.id for r in self.rules)
+        self.seen_clients: set[str] = set()  # keys of clients met in checked items
         self.directory = directory
         self.hours = hours or WorkingHours()
         self.by_kind = {
@@ -85,8 +88,29 @@ class Engine:
             for form in forms:
                 yield Pattern("contacts", index, term_pattern((form,), ignore_case=False), False)
 
+    def check_directory(self, only_seen: bool = False) -> Iterator[Finding]:
+        """Findings about the relationships themselves: rules that apply to ``contact``
+        run once on each named client of the directory, or, with ``only_seen``, on the
+        clients who took part in an item checked so far (so linting one mailbox speaks
+        only of the relationships in it, and empty input stays clean)."""
+        if self.by_kind["contact"]:
+            for record in records(self.directory):
+                if not only_seen or record.contact.key in self.seen_clients:
+                    yield from self.check(record)
+
     def check(self, item: Item) -> Iterator[Finding]:
+        """The item's findings; those an inline marker suppresses come out marked
+        ``suppressed``, followed by findings about the markers themselves."""
+        found = suppress.markers(item)
+        if not found:
+            yield from self._evaluate(item)
+            return
+        yield from suppress.apply(item, list(self._evaluate(item)), found, self.rule_ids)
+
+    def _evaluate(self, item: Item) -> Iterator[Finding]:
         context = Context(self, item)
+        if self.by_kind["contact"] and item.kind != "contact":
+            self.seen_clients.update(context.client_keys)
         for rule in self.by_kind.get(item.kind, ()):
             results: dict[str, list[Evidence] | None] = {}
 

@@ -16,7 +16,9 @@ expects::
 
 Event keys: ``title``, ``description``, ``location``, ``organizer``, ``attendees``,
 ``start``, ``end``, ``all_day``. Message keys: ``subject``, ``body`` (new text),
-``quoted``, ``from``, ``to``, ``cc``, ``date``, ``attachments``. Times are ISO 8601
+``quoted``, ``from``, ``to``, ``cc``, ``date``, ``attachments``. A ``contact`` case is one
+client entry written as in ``contacts.yaml`` (``name``, ``emails``, ``relationship``,
+``understandings``, ...), for rules that apply to ``contact``. Times are ISO 8601
 (a Thursday at 10:00 UTC when left out). ``expect`` lists the rule ids that must fire
 on the item among the rules under test; any other of those rules firing fails the case.
 Cases run against the pack's ``contacts.yaml``.
@@ -25,13 +27,15 @@ Cases run against the pack's ``contacts.yaml``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from linter.model import Event, Item, Message, Participant
+from linter import contacts
+from linter.model import ContactRecord, Event, Item, Message, Participant
 from linter.yamlfile import ConfigError, LocatedDict, check_keys, expect_mapping
 
-CASE_KEYS = ("name", "event", "message", "expect", "note")
+CASE_KEYS = ("name", "event", "message", "contact", "expect", "note")
+ITEM_KEYS = ("event", "message", "contact")
 EVENT_KEYS = (
     "title",
     "description",
@@ -72,12 +76,19 @@ def build(raw: Any, rule_id: str, path: str, number: int) -> Case:
             entry.value_mark("expect") if "expect" in entry else entry.mark,
         )
     locator = f"{rule_id}:{number}"
-    if ("event" in entry) == ("message" in entry):
-        raise ConfigError(path, "a case has exactly one of `event` or `message`", entry.mark)
-    if "event" in entry:
-        item: Item = _event(expect_mapping(entry["event"], path, "`event`"), path, locator)
+    kinds = [key for key in ITEM_KEYS if key in entry]
+    if len(kinds) != 1:
+        raise ConfigError(
+            path, "a case has exactly one of `event`, `message` or `contact`", entry.mark
+        )
+    data = expect_mapping(entry[kinds[0]], path, f"`{kinds[0]}`")
+    item: Item
+    if kinds[0] == "event":
+        item = _event(data, path, locator)
+    elif kinds[0] == "message":
+        item = _message(data, path, locator)
     else:
-        item = _message(expect_mapping(entry["message"], path, "`message`"), path, locator)
+        item = _contact(data, path, locator)
     return Case(rule_id, name, item, frozenset(expect), path, entry.mark.line)
 
 
@@ -116,6 +127,14 @@ def _message(data: LocatedDict, path: str, locator: str) -> Message:
         + tuple(Participant(a.lower(), role="cc") for a in _list(data, "cc")),
         attachments=tuple(_list(data, "attachments")),
     )
+
+
+def _contact(data: LocatedDict, path: str, locator: str) -> ContactRecord:
+    client = contacts.parse_client(data, path, data.mark)
+    record = next(contacts.records(contacts.Directory(clients=(client,), source=path)), None)
+    if record is None:
+        raise ConfigError(path, "a `contact` case needs a named client", data.mark)
+    return replace(record, locator=locator, id=f"case:{locator}")
 
 
 def _list(data: LocatedDict, key: str) -> list[str]:

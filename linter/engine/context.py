@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from linter.engine.predicates import MAX_EVIDENCE
 from linter.engine.scanner import Hit
-from linter.model import Contact, Evidence, Item, Participant
+from linter.model import Contact, ContactRecord, Evidence, Item, Participant
 from linter.text import snippet
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class Context:
 
     @cached_property
     def _resolved(self) -> list[tuple[Participant, Contact | None]]:
+        if isinstance(self.item, ContactRecord):  # the record is its own contact
+            return [(p, self.item.contact) for p in self.item.participants]
         lookup = self.engine.directory.lookup
         return [(p, lookup(p.address)) for p in self.item.participants]
 

@@ -155,7 +155,7 @@ def from_data(
         if kind not in ITEM_KINDS:
             raise ConfigError(
                 path,
-                f"`applies_to` takes event and message, not `{kind}`",
+                f"`applies_to` takes {', '.join(ITEM_KINDS)}, not `{kind}`",
                 top.value_mark("applies_to"),
             )
     rule_principles = _text_list(top, "principles", path)
@@ -192,6 +192,15 @@ def from_data(
     positive = frozenset(n for n, is_positive in node.names() if is_positive)
     message = _text(top, "message", path)
     placeholders = _check_placeholders(message, selections, path, top.value_mark("message"))
+    used = {n for n, _ in node.names()} | set(placeholders)
+    for sel_name in selections:
+        if sel_name not in used:
+            raise ConfigError(
+                path,
+                f"selection `{sel_name}` is never used",
+                raw_select.key_mark(sel_name),
+                "name it in the condition or the message, or remove it",
+            )
     tests = top.get("tests") or LocatedList()
     if not isinstance(tests, list):
         raise ConfigError(path, "`tests` must be a list of cases", top.value_mark("tests"))

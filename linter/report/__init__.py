@@ -27,6 +27,9 @@ class Summary:
     findings: Counter[str] = field(default_factory=Counter)
     names: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    suppressed: int = 0  # by inline markers
+    baselined: int = 0  # hidden because the baseline accepts them
+    stale_baseline: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, finding: Finding) -> None:
         self.findings[finding.rule] += 1

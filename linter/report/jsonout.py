@@ -27,6 +27,9 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "findings": summary.total,
         "problems": summary.problems,
         "by_rule": dict(sorted(summary.findings.items())),
+        "suppressed": summary.suppressed,
+        "baselined": summary.baselined,
+        "stale_baseline": summary.stale_baseline,
     }
 
 

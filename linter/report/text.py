@@ -52,10 +52,23 @@ class TextReporter:
             for rule, count in sorted(summary.findings.items()):
                 self.out.write(f"{rule}  {count:>{width}}  {summary.names[rule]}\n")
         noun = "finding" if summary.total == 1 else "findings"
-        trouble = ""
+        hidden = [
+            f"{count} {what}"
+            for count, what in (
+                (summary.suppressed, "suppressed by markers"),
+                (summary.baselined, "in the baseline"),
+            )
+            if count
+        ]
+        for entry in summary.stale_baseline:
+            self.err.write(
+                f"baseline: {entry.get('rule')} on '{entry.get('title')}' ({entry.get('source')}) "
+                "no longer matches anything; rewrite the baseline with --write-baseline\n"
+            )
+        trouble = f" ({', '.join(hidden)})" if hidden else ""
         if summary.problems:
             plural = "" if summary.problems == 1 else "s"
-            trouble = f" ({summary.problems} input problem{plural}, see above)"
+            trouble += f" ({summary.problems} input problem{plural}, see above)"
         self.out.write(
             f"Found {summary.total} {noun} in {summary.items} items{trouble}.\n"
             if summary.total
