@@ -6,12 +6,15 @@ or rule errors. Unreadable input files are reported and do not change the exit c
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from linter import baseline, lintrun, packs, ruletests
+from linter import store as store_module
 from linter.model import Finding, Severity
 from linter.report import registry as reporters
 from linter.ruletests import run_all
@@ -103,9 +106,7 @@ def lint(
     use_color = sys.stdout.isatty() if color is None else color
     reporter = reporters()[output_format](sys.stdout, sys.stderr, use_color)
     collected: list[Finding] | None = [] if write_baseline else None
-    summary = lintrun.run(
-        setup, paths, reporter, Severity.parse(min_severity), accepted, collected
-    )
+    summary = lintrun.run(setup, paths, reporter, Severity.parse(min_severity), accepted, collected)
     if write_baseline and collected is not None:
         count = baseline.write(write_baseline, collected)
         click.echo(f"wrote {count} findings to the baseline {write_baseline}", err=True)
@@ -204,6 +205,206 @@ def rules_validate(folders: tuple[str, ...], config_path: str | None) -> None:
     """Load every rule and lexicon; print every error with file:line:col."""
     ruleset = _ruleset(config_path, folders)
     click.echo(f"{len(ruleset.rules)} rules and {len(ruleset.lexicons)} lexicons are valid.")
+
+
+@rules.command("schema")
+@click.argument(
+    "name", type=click.Choice(["rule", "lexicon", "contacts", "config"]), default="rule"
+)
+def rules_schema(name: str) -> None:
+    """Print the JSON Schema for rule, lexicon, contacts or config files (default: rule).
+
+    Save it and point your editor's YAML language server at it for completion and
+    checking as you type; see `python -m pydoc linter.schemas`.
+    """
+    from linter import schemas
+
+    click.echo(schemas.text(name), nl=False)
+
+
+@rules.command("docs")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/rules"),
+    show_default=True,
+    help="Folder for the pages.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the pages are out of date.")
+@click.option("--rules", "rule_packs", multiple=True, help="Pack to document (default: builtin).")
+def rules_docs(output: Path, check: bool, rule_packs: tuple[str, ...]) -> None:
+    """Write one Markdown page per rule, and an index, into --output."""
+    from linter import ruledocs
+
+    ruleset = ruledocs.load(rule_packs or ("builtin",))
+    if ruleset.errors:
+        _fail(list(ruleset.errors))
+    pages = ruledocs.generate(ruleset, output)
+    changed = ruledocs.outdated(pages, output)
+    if check:
+        for name in changed:
+            click.echo(f"out of date: {output / name}")
+        if changed:
+            click.echo(f"run `clientline rules docs --output {output}` to update them")
+            sys.exit(EXIT_FINDINGS)
+        click.echo(f"{len(pages)} pages in {output} are up to date.")
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for name in changed:
+        if name in pages:
+            (output / name).write_text(pages[name], encoding="utf-8")
+        else:
+            (output / name).unlink()  # the page of a rule that is gone
+    click.echo(f"{len(changed)} of {len(pages)} pages in {output} written or removed.")
+
+
+def _worker_setup(config_path: str | None) -> lintrun.Setup:
+    """Configuration, contacts, rules and sources for the worker, or exit 2 with every
+    error."""
+    from linter import config as config_module
+    from linter import worker
+
+    config_path = config_path or config_module.discover()
+    if not config_path:
+        _fail(["no clientline.yaml here or above; pass --config FILE or run `clientline init`"])
+    try:
+        setup = lintrun.prepare(config_path)
+    except lintrun.SetupError as exc:
+        _fail(list(exc.errors))
+        raise  # unreachable: _fail exits
+    errors = worker.check_sources(setup.config)
+    if not setup.config.sources:
+        errors.append(f"{config_path}: `sources:` lists nothing to scan")
+    if errors:
+        _fail(list(errors))
+    return setup
+
+
+def _open_store(config_path: str | None, create: bool = False) -> store_module.Store:
+    from linter import config as config_module
+
+    config_path = config_path or config_module.discover()
+    try:
+        config = config_module.load(config_path) if config_path else config_module.defaults()
+        return store_module.Store(config.state, create=create)
+    except (ConfigError, store_module.StoreError) as exc:
+        _fail([exc])
+        raise  # unreachable
+
+
+@main.command("run")
+@_config_option
+@click.option("--dry-run", is_flag=True, help="Show what would change; store and send nothing.")
+def run_command(config_path: str | None, dry_run: bool) -> None:
+    """One worker cycle: scan every source, lint what changed, store, send the digest."""
+    from linter import worker
+
+    setup = _worker_setup(config_path)
+    try:
+        report = worker.run_cycle(setup, dry_run=dry_run)
+    except store_module.StoreError as exc:
+        _fail([exc])
+        return
+    if report.locked:
+        click.echo(report.digest)
+        sys.exit(EXIT_CLEAN)
+    prefix = "would add" if dry_run else "new"
+    for source in report.sources:
+        for problem in source.problems:
+            click.echo(f"{problem}", err=True)
+        line = (
+            f"{source.name}: {source.units_read} read, {source.units_skipped} unchanged, "
+            f"{source.linted} items linted, {prefix} {source.new}, resolved {source.resolved}"
+        )
+        if source.error:
+            line += f"; FAILED: {source.error}"
+        click.echo(line)
+    click.echo(report.digest)
+    sys.exit(EXIT_FINDINGS if report.new else EXIT_CLEAN)
+
+
+@main.command()
+@_config_option
+def daemon(config_path: str | None) -> None:
+    """Scan every `scan_every` and send the digest daily at `digest.at`, until stopped."""
+    from linter import daemon as daemon_module
+
+    setup = _worker_setup(config_path)
+    daemon_module.configure_logging()
+    runner = daemon_module.Daemon(setup)
+    runner.install_signal_handlers()
+    runner.run_forever()
+
+
+@main.command()
+@_config_option
+@click.option("--preview", type=click.Path(dir_okay=False), help="Write the next digest here.")
+@click.option("--send", is_flag=True, help="Send the digest now, due or not.")
+def digest(config_path: str | None, preview: str | None, send: bool) -> None:
+    """Preview the next digest (HTML, and text beside it) or send it now."""
+    from linter import worker
+
+    if not preview and not send:
+        raise click.UsageError("give --preview FILE or --send")
+    setup = _worker_setup(config_path)
+    if preview:
+        with _open_store(setup.config.path, create=True) as store:
+            rendered = worker.preview(setup, store)
+        target = Path(preview)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(rendered.html, encoding="utf-8")
+        target.with_suffix(".txt").write_text(rendered.text, encoding="utf-8")
+        click.echo(f"{rendered.subject}\nwrote {target} and {target.with_suffix('.txt')}")
+    if send:
+        with worker.locked(setup.config.state), _open_store(setup.config.path, True) as store:
+            click.echo(worker.deliver(setup, store, force=True))
+
+
+@main.command()
+@_config_option
+@click.option("--status", type=click.Choice(list(store_module.STATUSES)), help="Only these.")
+@click.option("--client", help="Only findings about this client (part of the name).")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "jsonl"]), default="text"
+)
+def findings(
+    config_path: str | None, status: str | None, client: str | None, output_format: str
+) -> None:
+    """The findings the worker has stored, with their status."""
+    with _open_store(config_path) as store:
+        rows = store.findings(status, client)
+    if output_format == "text":
+        for row in rows:
+            when = (row.item_start or "")[:16].replace("T", " ")
+            click.echo(
+                f"{row.fingerprint}  {row.status:<12}  {row.rule}  {row.severity:<7}  "
+                f"{when:<16}  {row.message}"
+            )
+        click.echo(f"{len(rows)} findings")
+        return
+    dicts = [dataclasses.asdict(row) for row in rows]
+    if output_format == "json":
+        click.echo(json.dumps(dicts, ensure_ascii=False, indent=2))
+    else:
+        for entry in dicts:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("finding")
+@click.option("--reason", required=True, help="Why this is fine: kept as an audit trail.")
+@_config_option
+def ack(finding: str, reason: str, config_path: str | None) -> None:
+    """Acknowledge a finding: it leaves future digests; reason and time are kept."""
+    if not reason.strip():
+        raise click.UsageError("--reason must say why")
+    with _open_store(config_path) as store:
+        try:
+            row = store.acknowledge(finding, reason.strip())
+        except store_module.StoreError as exc:
+            _fail([exc])
+            return
+    click.echo(f"acknowledged {row.fingerprint} ({row.rule} on '{row.item_title}'): {reason}")
 
 
 if __name__ == "__main__":  # pragma: no cover

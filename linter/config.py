@@ -12,8 +12,27 @@
       social: {add: [padel], remove: [party]}
     window: {since: 2026-10-01, until: 2027-01-01}   # or -30d / +90d / today
 
-The worker's keys (``state``, ``sources``, ``digest``, ``schedule``,
-``retention_days``) are accepted here and used by ``clientline run``.
+The worker's keys, used by ``clientline run`` and ``clientline daemon``::
+
+    state: ~/.local/state/clientline/state.db   # default: the platform's state folder
+    sources:                                     # what the worker scans
+      - {type: ics, path: calendar.ics}
+      - {type: mbox, path: mailbox.mbox, name: inbox}   # name: how findings cite it
+    digest:
+      to: [sam@studio.example]
+      from: clientline@studio.example
+      at: "07:30"                                # daily, in `timezone`
+      transport: smtp                            # smtp | file | gmail
+      smtp: {host: smtp.example, port: 587, security: starttls,
+             username: sam, password_env: CLIENTLINE_SMTP_PASSWORD}
+      file: out/digest.html                      # transport file: .html and .txt
+      send_when_empty: false
+    schedule: {scan_every: 30m}                  # 90s, 30m, 2h
+    retention_days: 365                          # resolved findings and old rows
+
+Secrets never live in this file: the SMTP password comes from the environment variable
+named by ``password_env`` or the file named by ``password_file``; a ``password`` key is
+rejected.
 
 ``clientline lint`` looks for ``clientline.yaml`` (or ``.clientline.yaml``) in the
 current folder and its parents when ``--config`` is not given, as linters do. Every
@@ -30,14 +49,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import platformdirs
+
 from linter.engine.hours import WorkingHours, parse_days, parse_time
 from linter.model import Severity
 from linter.yamlfile import (
     ConfigError,
     LocatedDict,
+    LocatedList,
     check_keys,
     expect_mapping,
     read,
+    suggest,
     type_name,
 )
 
@@ -73,6 +96,11 @@ class Config:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    state: str = ""
+    sources: list[SourceSpec] = field(default_factory=list)
+    digest: DigestSettings | None = None
+    scan_every: dt.timedelta = dt.timedelta(minutes=30)
+    retention_days: int = 365
 
     @property
     def base(self) -> Path:
@@ -81,6 +109,41 @@ class Config:
     @property
     def tz(self) -> dt.tzinfo:
         return self.hours.tz
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One entry of ``sources:``; ``options`` holds the keys a source kind adds."""
+
+    type: str
+    name: str
+    path: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    to: tuple[str, ...]
+    sender: str
+    at: dt.time = dt.time(7, 30)
+    transport: str = "file"
+    smtp: dict[str, Any] = field(default_factory=dict)
+    file: str = ""
+    send_when_empty: bool = False
+
+
+TRANSPORTS = ("smtp", "file", "gmail")
+DIGEST_KEYS = ("to", "from", "at", "transport", "smtp", "file", "send_when_empty", "gmail")
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "timeout")
+SOURCE_KEYS = ("type", "path", "name")
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def default_state_path() -> str:
+    folder = os.environ.get("CLIENTLINE_STATE_DIR") or platformdirs.user_state_dir("clientline")
+    return str(Path(folder) / "state.db")
 
 
 def system_timezone() -> str:
@@ -158,6 +221,7 @@ def _build(data: LocatedDict, path: str | None) -> Config:
             entry = expect_mapping(change, where, f"`lexicons.{name}`", lexicons.value_mark(name))
             check_keys(entry, ("add", "remove"), where)
             config.lexicons[name] = (_words(entry, "add", where), _words(entry, "remove", where))
+    _worker(config, data, where)
     if "window" in data:
         window = expect_mapping(data["window"], where, "`window`")
         check_keys(window, ("since", "until"), where)
@@ -165,6 +229,152 @@ def _build(data: LocatedDict, path: str | None) -> Config:
         config.since = parse_moment(window.get("since"), tz, now, where, window, "since")
         config.until = parse_moment(window.get("until"), tz, now, where, window, "until")
     return config
+
+
+def _worker(config: Config, data: LocatedDict, where: str) -> None:
+    state = data.get("state")
+    if state is not None and not isinstance(state, str):
+        raise ConfigError(where, "`state` must be a file path", data.value_mark("state"))
+    config.state = (
+        str(config.base / Path(state).expanduser()) if state else default_state_path()
+    )
+    raw_sources = data.get("sources") or []
+    if not isinstance(raw_sources, list):
+        raise ConfigError(where, "`sources` must be a list", data.value_mark("sources"))
+    names: set[str] = set()
+    for index, raw in enumerate(raw_sources):
+        mark = raw_sources.item_mark(index) if isinstance(raw_sources, LocatedList) else None
+        entry = expect_mapping(raw, where, "a source", mark)
+        kind = entry.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(
+                where, "a source needs a `type` (ics, mbox, maildir, eml, ...)", entry.mark
+            )
+        path = entry.get("path")
+        if path is not None and not isinstance(path, str):
+            raise ConfigError(where, "`path` must be text", entry.value_mark("path"))
+        resolved = str(config.base / Path(path).expanduser()) if path else ""
+        name = str(entry.get("name") or path or kind)
+        if name in names:
+            raise ConfigError(
+                where,
+                f"two sources are both called `{name}`",
+                entry.mark,
+                "give one a `name:`",
+            )
+        names.add(name)
+        options = {k: v for k, v in entry.items() if k not in SOURCE_KEYS}
+        config.sources.append(SourceSpec(kind, name, resolved, options, entry.mark.line))
+    if data.get("digest") is not None:
+        config.digest = _digest(
+            expect_mapping(data["digest"], where, "`digest`", data.value_mark("digest")),
+            config,
+            where,
+        )
+    if data.get("schedule") is not None:
+        schedule = expect_mapping(data["schedule"], where, "`schedule`")
+        check_keys(schedule, ("scan_every",), where)
+        if "scan_every" in schedule:
+            config.scan_every = parse_duration(
+                schedule["scan_every"], where, schedule.value_mark("scan_every")
+            )
+    if "retention_days" in data:
+        days = data["retention_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise ConfigError(
+                where,
+                "`retention_days` must be a whole number of days, at least 1",
+                data.value_mark("retention_days"),
+            )
+        config.retention_days = days
+
+
+def _digest(entry: LocatedDict, config: Config, where: str) -> DigestSettings:
+    if "password" in entry or (
+        isinstance(entry.get("smtp"), dict) and "password" in entry["smtp"]
+    ):
+        raw = entry.get("smtp")
+        mark = raw.key_mark("password") if isinstance(raw, LocatedDict) else entry.mark
+        raise ConfigError(
+            where,
+            "a password does not belong in clientline.yaml",
+            mark,
+            "use `password_env: VARIABLE` or `password_file: PATH`",
+        )
+    check_keys(entry, DIGEST_KEYS, where)
+    recipients = _words(entry, "to", where)
+    if not recipients or not all("@" in r for r in recipients):
+        raise ConfigError(
+            where, "`digest.to` must list at least one address", entry.value_mark("to")
+        )
+    sender = entry.get("from")
+    if not isinstance(sender, str) or "@" not in sender:
+        raise ConfigError(
+            where,
+            "`digest.from` must be an address",
+            entry.value_mark("from") if "from" in entry else entry.mark,
+        )
+    try:
+        at = parse_time(str(entry.get("at", "07:30")))
+    except ValueError as exc:
+        raise ConfigError(where, str(exc), entry.value_mark("at")) from None
+    transport = str(entry.get("transport", "file"))
+    if transport not in TRANSPORTS:
+        raise ConfigError(
+            where,
+            f"unknown digest transport `{transport}`",
+            entry.value_mark("transport"),
+            suggest(transport, TRANSPORTS) or "smtp, file or gmail",
+        )
+    smtp: dict[str, Any] = {}
+    if entry.get("smtp") is not None:
+        raw_smtp = expect_mapping(entry["smtp"], where, "`digest.smtp`")
+        check_keys(raw_smtp, SMTP_KEYS, where)
+        smtp = dict(raw_smtp)
+        if not isinstance(smtp.get("host"), str):
+            raise ConfigError(where, "`digest.smtp` needs a `host`", raw_smtp.mark)
+        if "port" in smtp and not isinstance(smtp["port"], int):
+            raise ConfigError(where, "`port` must be a number", raw_smtp.value_mark("port"))
+        if smtp.get("security", "starttls") not in ("starttls", "tls", "none"):
+            raise ConfigError(
+                where,
+                f"unknown security `{smtp.get('security')}`",
+                raw_smtp.value_mark("security"),
+                "starttls, tls or none",
+            )
+        if smtp.get("password_file"):
+            smtp["password_file"] = str(config.base / Path(str(smtp["password_file"])))
+    if transport == "smtp" and not smtp:
+        raise ConfigError(where, "transport `smtp` needs a `digest.smtp` section", entry.mark)
+    file = entry.get("file")
+    if transport == "file" and not file:
+        raise ConfigError(
+            where, "transport `file` needs `digest.file` (e.g. out/digest.html)", entry.mark
+        )
+    send_when_empty = entry.get("send_when_empty", False)
+    if not isinstance(send_when_empty, bool):
+        raise ConfigError(
+            where, "`send_when_empty` is true or false", entry.value_mark("send_when_empty")
+        )
+    return DigestSettings(
+        to=tuple(recipients),
+        sender=sender,
+        at=at,
+        transport=transport,
+        smtp=smtp,
+        file=str(config.base / Path(str(file)).expanduser()) if file else "",
+        send_when_empty=send_when_empty,
+    )
+
+
+def parse_duration(value: Any, where: str = "<option>", mark: Any = None) -> dt.timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d`` (or a number of seconds)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return dt.timedelta(seconds=value)
+    match = _DURATION.match(str(value).strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(where, f"`{value}` is not a duration", mark, "e.g. 90s, 30m, 2h")
+    return dt.timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
 def _hours(value: Any, tz: dt.tzinfo, where: str, data: LocatedDict) -> WorkingHours:

@@ -171,3 +171,54 @@ def _guarded(produce: Callable[[], Iterator[Output]], where: str) -> Iterator[Ou
         yield Problem(where, f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a source bug must not lose the rest of the run
         yield Problem(where, f"internal error while reading ({type(exc).__name__}: {exc})")
+
+
+Unit = tuple[Path, Callable[[], Iterator[Output]]]
+
+
+def units(path: str, kind: str, window: Window) -> Iterator[Unit]:
+    """The parts of a configured source that can be read, and skipped, independently.
+
+    The worker remembers each unit's size and modification time, and reads again only
+    the units that changed: one file for calendars, mailboxes and ``.eml`` files, one
+    message file in a Maildir. A source kind this module does not know is one unit.
+    """
+    root = Path(path)
+    known = registry()
+    source = known.get(kind)
+    if source is None:
+        raise KeyError(kind)
+    if kind == "maildir":
+        if not source.claims(root):
+            raise FileNotFoundError(f"{path}: not a Maildir folder (no cur/ and new/)")
+        from linter.sources.eml import read_message_file
+
+        folders = [(root, root.name)] + [
+            (sub, sub.name.lstrip("."))
+            for sub in sorted(root.iterdir())
+            if sub.name.startswith(".") and source.claims(sub)
+        ]
+        for folder, name in folders:
+            for box in ("new", "cur"):
+                for entry in sorted((folder / box).iterdir()):
+                    if entry.is_file() and not entry.name.startswith("."):
+                        yield entry, _reader(read_message_file, entry, window, name)
+        return
+    if kind in ("ics", "mbox", "eml") and root.is_dir():
+        for child, child_source in _walk(root):
+            if child_source is source:
+                yield child, _reader(_read_path, child_source, child, window)
+        return
+    if not root.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    yield root, _reader(_read_path, source, root, window)
+
+
+def _read_path(source: type[Source], path: Path, window: Window) -> Iterator[Output]:
+    return _guarded(source(str(path), window).items, str(path))
+
+
+def _reader(
+    function: Callable[..., Iterator[Output]], *args: object
+) -> Callable[[], Iterator[Output]]:
+    return lambda: function(*args)

@@ -1,0 +1,477 @@
+"""One worker cycle: scan every source incrementally, lint, store, send the digest when due.
+
+``clientline run`` (from cron or a systemd timer) calls :func:`run_cycle` once;
+``clientline daemon`` calls :func:`scan` and :func:`deliver` on its schedule.
+
+Incremental, in proportion to what changed:
+
+* each configured source is split into units (:func:`linter.sources.units`: a file, or
+  one message of a Maildir); a unit whose size and modification time are those stored
+  in the source's cursor is not read at all;
+* a unit that changed is read, and each item's content hash is compared with the one
+  stored: only new or changed items go through the rules;
+* items that were in a re-read unit and are gone now are deleted: their findings
+  resolve. Calendar occurrences that merely passed out of the window are kept.
+* calendars are read again when the day changes, since the window moves with it.
+
+Crash safety: every unit is one transaction (its items, findings and the cursor entry
+that says it was read), so a run killed at any instant, SIGKILL included, leaves the
+state as it was before that unit, and the next run reads it again. Findings are keyed
+by fingerprint, so nothing is counted twice.
+
+Exactly-once digests: a digest is first *claimed* in the store (one transaction gives
+it every open finding not yet reported), then sent, then marked sent. A failed send
+leaves it pending and the next cycle sends that same digest again before anything
+else. The Message-ID is derived from the digest id, so if a run dies after the server
+accepted the message but before the store recorded it, the re-sent copy carries the
+same Message-ID and mail clients show it once.
+
+A lock file beside the state database keeps two cycles from overlapping: the second
+says so and leaves (exit 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linter import contacts as contacts_module
+from linter import lintrun, packs, sources
+from linter.config import Config
+from linter.engine import Engine
+from linter.model import Event, Item, Problem, Severity
+from linter.report import digest as digest_module
+from linter.report import mailer
+from linter.store import Store, StoredFinding
+from linter.yamlfile import ConfigError
+
+log = logging.getLogger("clientline")
+DIRECTORY_SOURCE = "contacts"
+TREND_DAYS = 14
+
+
+@dataclass
+class SourceReport:
+    name: str
+    units_read: int = 0
+    units_skipped: int = 0
+    items: int = 0
+    linted: int = 0
+    new: int = 0
+    resolved: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class CycleReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    digest: str = ""  # what happened to the digest, in words
+    locked: bool = False
+    dry_run: bool = False
+    purged: int = 0
+
+    @property
+    def new(self) -> int:
+        return sum(s.new for s in self.sources)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.error]
+
+
+class BusyError(Exception):
+    """Another cycle holds the lock."""
+
+
+@contextmanager
+def locked(state_path: str) -> Iterator[None]:
+    """Hold the lock beside the state database, or raise :class:`BusyError` at once."""
+    lock_path = Path(state_path + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole cycle
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            raise BusyError(holder or "another run") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock, also when the process is killed
+
+
+def run_cycle(
+    setup: lintrun.Setup,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    transport: mailer.Transport | None = None,
+) -> CycleReport:
+    """One cycle, as ``clientline run`` does it."""
+    config = setup.config
+    report = CycleReport(dry_run=dry_run)
+    try:
+        with locked(config.state), _state(config.state, dry_run) as store:
+            report.sources = scan(setup, store, now)
+            report.digest = deliver(setup, store, now, transport, preview=dry_run)
+            if not dry_run:
+                report.purged = store.purge(config.retention_days, now)
+    except BusyError as exc:
+        report.locked = True
+        report.digest = f"another clientline run holds the lock ({exc}); nothing done"
+    return report
+
+
+@contextmanager
+def _state(path: str, dry_run: bool) -> Iterator[Store]:
+    """The store; for a dry run, a throw-away copy, so the real one is never touched."""
+    if not dry_run:
+        with Store(path) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="clientline-dry-") as folder:
+        copy = os.path.join(folder, "state.db")
+        if Path(path).exists():
+            with Store(path, create=False) as real, sqlite3.connect(copy) as target:
+                real.db.backup(target)
+        with Store(copy) as store:
+            yield store
+
+
+# ---- scanning
+
+
+def scan(setup: lintrun.Setup, store: Store, now: dt.datetime | None = None) -> list[SourceReport]:
+    """Scan every configured source, then the contact directory; one failing source is
+    reported and the others still run."""
+    reports = []
+    scan_number = store.next_scan()
+    day = (now or dt.datetime.now(setup.config.tz)).astimezone(setup.config.tz).date()
+    for spec in setup.config.sources:
+        report = SourceReport(spec.name)
+        try:
+            _scan_source(setup, store, spec.name, spec.type, spec.path, scan_number, day, report)
+        except Exception as exc:  # one broken source must not stop the others
+            report.error = _one_line(exc)
+            log.warning("source=%s error=%r", spec.name, report.error)
+        reports.append(report)
+    reports.append(_scan_directory(setup, store, scan_number))
+    return reports
+
+
+def _scan_source(
+    setup: lintrun.Setup,
+    store: Store,
+    name: str,
+    kind: str,
+    path: str,
+    scan_number: int,
+    day: dt.date,
+    report: SourceReport,
+) -> None:
+    cursor = _load_cursor(store.cursor(name))
+    # the calendar window moves with the date: read calendars again on a new day
+    reread_all = kind == "ics" and cursor.get("day") != day.isoformat()
+    signatures: dict[str, list[int]] = cursor.get("units", {})
+    present: set[str] = set()
+    for unit_path, read in sources.units(path, kind, setup.window):
+        unit = str(unit_path)
+        present.add(unit)
+        signature = _signature(unit_path)
+        if not reread_all and signatures.get(unit) == signature:
+            report.units_skipped += 1
+            continue
+        with store.transaction():
+            _lint_unit(setup.engine, store, name, unit, read(), scan_number, setup, report)
+            signatures[unit] = signature
+            store.set_cursor(name, json.dumps({"day": day.isoformat(), "units": signatures}))
+        report.units_read += 1
+    gone_units = (set(signatures) | store.units(name)) - present
+    if gone_units or reread_all:
+        with store.transaction():
+            for unit in gone_units:
+                for item_id in store.missing_items(name, unit, scan_number, None):
+                    report.resolved += store.resolve_item(name, item_id, "the item was deleted")
+                    store.forget_items(name, [item_id])
+                signatures.pop(unit, None)
+            store.set_cursor(name, json.dumps({"day": day.isoformat(), "units": signatures}))
+
+
+def _lint_unit(
+    engine: Engine,
+    store: Store,
+    name: str,
+    unit: str,
+    outputs: Iterable[Item | Problem],
+    scan_number: int,
+    setup: lintrun.Setup,
+    report: SourceReport,
+) -> None:
+    for output in outputs:
+        if isinstance(output, Problem):
+            report.problems.append(output)
+            continue
+        report.items += 1
+        content = content_hash(output)
+        previous = store.item_hash(name, output.id)
+        store.touch_item(name, output.id, unit, content, output.kind, output.start, scan_number)
+        if previous == content:
+            continue
+        report.linted += 1
+        findings = list(engine.check(output))
+        private = isinstance(output, Event) and output.private
+        new, resolved = store.record(name, output.id, findings, private)
+        report.new += new
+        report.resolved += resolved
+    keep_before = setup.window.since
+    for item_id in store.missing_items(name, unit, scan_number, keep_before):
+        report.resolved += store.resolve_item(name, item_id, "the item was deleted")
+        store.forget_items(name, [item_id])
+
+
+def _scan_directory(setup: lintrun.Setup, store: Store, scan_number: int) -> SourceReport:
+    """The directory checks (rules that apply to ``contact``), every named client."""
+    report = SourceReport(DIRECTORY_SOURCE)
+    engine = setup.engine
+    if not engine.by_kind["contact"]:
+        return report
+    with store.transaction():
+        records = list(contacts_module.records(engine.directory))
+        _lint_unit(
+            engine,
+            store,
+            DIRECTORY_SOURCE,
+            engine.directory.source,
+            records,
+            scan_number,
+            setup,
+            report,
+        )
+    report.units_read = 1
+    return report
+
+
+def content_hash(item: Item) -> str:
+    """What a rule can see of an item; equal hashes mean equal findings."""
+    contact = getattr(item, "contact", None)
+    parts: list[Any] = [
+        item.kind,
+        item.title,
+        item.body,
+        item.quoted,
+        item.location,
+        item.start.isoformat() if item.start else "",
+        item.end.isoformat() if item.end else "",
+        [(p.address, p.name, p.role, p.response) for p in item.participants],
+        list(item.labels),
+        item.folder or "",
+        list(getattr(item, "attachments", ())),
+        getattr(item, "all_day", False),
+        getattr(item, "status", None),
+        repr(contact) if contact else "",
+    ]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
+
+
+def _signature(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def _load_cursor(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}  # an unreadable cursor costs one full read, never a lost item
+    return value if isinstance(value, dict) else {}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return (
+        text
+        if isinstance(exc, OSError | KeyError | ValueError)
+        else f"{type(exc).__name__}: {text}"
+    )
+
+
+# ---- the digest
+
+
+def digest_due(config: Config, store: Store, now: dt.datetime) -> str | None:
+    """The day a digest is due for, or ``None``: due once a day, from ``digest.at`` in
+    the configured timezone (so a change to or from summer time moves nothing)."""
+    if config.digest is None:
+        return None
+    local = now.astimezone(config.tz)
+    if local.time() < config.digest.at:
+        return None
+    day = local.date().isoformat()
+    last = store.last_digest_day()
+    return None if last is not None and last >= day else day
+
+
+def deliver(
+    setup: lintrun.Setup,
+    store: Store,
+    now: dt.datetime | None = None,
+    transport: mailer.Transport | None = None,
+    preview: bool = False,
+    force: bool = False,
+) -> str:
+    """Send the pending digest, then today's when due. Returns what happened, in words."""
+    config = setup.config
+    if config.digest is None:
+        return "no digest configured"
+    now = now or dt.datetime.now(config.tz)
+    pending = store.pending_digest()
+    day = digest_due(config, store, now)
+    if pending is None and day is None and not force:
+        return f"digest not due (daily at {config.digest.at:%H:%M} {config.timezone})"
+    if preview:
+        new = store.findings("open")
+        fresh = [f for f in new if f.digest is None]
+        return (
+            f"would send a digest with {len(fresh)} new and {len(new) - len(fresh)} open findings"
+        )
+    outcome = []
+    if pending is not None:
+        outcome.append(_send(setup, store, pending.id, now, transport))
+        day = digest_due(config, store, now)
+    if day is not None or (force and pending is None):
+        claimed = store.claim_digest(day or now.astimezone(config.tz).date().isoformat())
+        new, _ = store.digest_findings(claimed.id)
+        if not new and not config.digest.send_when_empty:
+            store.mark_digest(claimed.id, sent=False, skipped=True)
+            outcome.append("nothing new: digest skipped (send_when_empty is false)")
+        else:
+            outcome.append(_send(setup, store, claimed.id, now, transport))
+    return "; ".join(outcome)
+
+
+def render(
+    setup: lintrun.Setup,
+    store: Store,
+    new: list[StoredFinding],
+    still_open: list[StoredFinding],
+    now: dt.datetime,
+) -> digest_module.RenderedDigest:
+    """The digest of these findings, as it would be sent now."""
+    config = setup.config
+    principles = packs.principles()
+    today = now.astimezone(config.tz).date()
+    days = [today - dt.timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+    config_option = f" --config {config.path}" if config.path else ""
+    digest = digest_module.Digest(
+        generated_at=now.astimezone(config.tz),
+        timezone=config.timezone,
+        new=[_entry(f, principles) for f in new],
+        still_open=[_entry(f, principles) for f in still_open],
+        trend=store.new_per_day(days, config.tz),
+        ack_command=f'clientline ack {{fingerprint}}{config_option} --reason "..."',
+    )
+    return digest_module.render(digest)
+
+
+def preview(
+    setup: lintrun.Setup, store: Store, now: dt.datetime | None = None
+) -> digest_module.RenderedDigest:
+    """The next digest, without claiming or sending anything."""
+    now = now or dt.datetime.now(setup.config.tz)
+    open_findings = store.findings("open")
+    new = [f for f in open_findings if f.digest is None]
+    still = [f for f in open_findings if f.digest is not None]
+    return render(setup, store, new, still, now)
+
+
+def _send(
+    setup: lintrun.Setup,
+    store: Store,
+    digest_id: int,
+    now: dt.datetime,
+    transport: mailer.Transport | None,
+) -> str:
+    config = setup.config
+    assert config.digest is not None
+    rendered = render(setup, store, *store.digest_findings(digest_id), now)
+    message = mailer.build_message(
+        rendered,
+        sender=config.digest.sender,
+        to=config.digest.to,
+        digest_id=str(digest_id),
+        date=now,
+    )
+    # derived from the database and the digest id: a re-sent digest keeps its identity
+    identity = hashlib.sha256(f"{config.state}\0{digest_id}".encode()).hexdigest()[:20]
+    domain = config.digest.sender.rpartition("@")[2] or "clientline.invalid"
+    message.replace_header("Message-ID", f"<clientline-digest-{digest_id}-{identity}@{domain}>")
+    try:
+        chosen = transport or mailer.transport_from_config(
+            config.raw["digest"], path=config.path or "clientline.yaml", base=config.base
+        )
+        chosen.send(message)
+    except (mailer.DeliveryError, ConfigError, OSError) as exc:
+        store.mark_digest(digest_id, sent=False, error=_one_line(exc))
+        log.warning("digest=%s error=%r", digest_id, _one_line(exc))
+        return f"digest {digest_id} not delivered, will retry on the next run: {_one_line(exc)}"
+    store.mark_digest(digest_id, sent=True)
+    return f"digest {digest_id} sent: {rendered.subject}"
+
+
+def _entry(
+    finding: StoredFinding, principles: dict[str, dict[str, Any]]
+) -> digest_module.DigestEntry:
+    return digest_module.DigestEntry(
+        fingerprint=finding.fingerprint,
+        rule=finding.rule,
+        title=finding.title,
+        severity=Severity.parse(finding.severity),
+        message=finding.message,
+        client=finding.client,
+        item_kind=finding.item_kind,
+        item_title=finding.item_title,
+        item_when=dt.datetime.fromisoformat(finding.item_start) if finding.item_start else None,
+        item_source=finding.source,
+        evidence=finding.evidence,
+        principles=tuple(
+            (p, str(principles.get(p, {}).get("summary", ""))) for p in finding.principles
+        ),
+        advice=finding.advice,
+        first_seen=dt.datetime.fromisoformat(finding.first_seen),
+        status=finding.status,
+        private=finding.private,
+    )
+
+
+def check_sources(config: Config) -> list[str]:
+    """Configuration errors in ``sources:`` that only the source registry can see."""
+    known = sources.registry()
+    where = config.path or "clientline.yaml"
+    errors = []
+    for spec in config.sources:
+        if spec.type not in known:
+            errors.append(
+                f"{where}:{spec.line}: unknown source type `{spec.type}` "
+                f"(installed: {', '.join(sorted(known))})"
+            )
+        elif not spec.path:
+            errors.append(f"{where}:{spec.line}: source `{spec.name}` needs a `path`")
+    return errors
