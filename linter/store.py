@@ -109,6 +109,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 VERSION = len(MIGRATIONS)
 MAX_SNIPPET = 240
+PARTICIPANT_FIELDS = ("participants", "sender", "recipients")
 
 
 class StoreError(Exception):
@@ -567,7 +568,11 @@ def _digest(row: sqlite3.Row) -> Digest:
 
 def _finding_values(source: str, finding: Finding, private: bool) -> tuple[Any, ...]:
     item = finding.item
-    snippets = [" ".join(e.snippet.split())[:MAX_SNIPPET] for e in finding.evidence if e.snippet]
+    snippets = [
+        " ".join(e.snippet.split())[:MAX_SNIPPET]
+        for e in finding.evidence
+        if e.snippet and e.field not in PARTICIPANT_FIELDS  # who is in `client`, not text
+    ]
     return (
         finding.rule,
         finding.name,
