@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	@mkdir -p out
+	@rm -f out/state.db out/state.db-wal out/state.db-shm out/digest.html out/digest.txt
 	$(BIN)/clientline lint examples/calendar.ics examples/mailbox.mbox \
 		--config examples/clientline.yaml --exit-zero
 	$(BIN)/clientline lint examples/calendar.ics examples/mailbox.mbox \
 		--config examples/clientline.yaml --format json --exit-zero > out/findings.json
-	@echo "wrote out/findings.json"
+	@# one worker cycle: state in out/state.db, the digest written by the file transport
+	$(BIN)/clientline run --config examples/clientline.yaml || test $$? -eq 1
+	@echo "wrote out/findings.json, out/state.db, out/digest.html and out/digest.txt"
 
 lint: $(STAMP)
 	$(BIN)/ruff check linter tests bench

@@ -407,5 +407,37 @@ def ack(finding: str, reason: str, config_path: str | None) -> None:
     click.echo(f"acknowledged {row.fingerprint} ({row.rule} on '{row.item_title}'): {reason}")
 
 
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Write a commented starter clientline.yaml, contacts.yaml and rules folder."""
+    from linter import starter
+
+    written, kept = starter.write(folder)
+    for path in written:
+        click.echo(f"wrote {path}")
+    for path in kept:
+        click.echo(f"kept {path} (it exists)")
+    click.echo("next: edit contacts.yaml and sources:, then `clientline doctor`")
+
+
+@main.command()
+@_config_option
+def doctor(config_path: str | None) -> None:
+    """Check configuration, rules, contacts, sources, state and the digest's delivery."""
+    from linter import doctor as doctor_module
+
+    failed = 0
+    for check in doctor_module.checks(config_path):
+        mark = "ok " if check.ok else "FIX"
+        click.echo(f"{mark} {check.name}: {check.detail}")
+        if not check.ok:
+            failed += 1
+            if check.fix:
+                click.echo(f"    -> {check.fix}")
+    click.echo("all good" if not failed else f"{failed} to fix")
+    sys.exit(EXIT_ERROR if failed else EXIT_CLEAN)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=Path(sys.argv[0]).name)

@@ -1,0 +1,175 @@
+"""``clientline doctor``: check a practice's setup and say what to fix.
+
+Each check yields a :class:`Check`: what was checked, whether it is fine, and when it
+is not, the fix. The checks, in order: the configuration file; the contact directory;
+every rule pack (and the rules' own tests); each source's path; the state database
+(opened read-only: a corrupt or newer database is explained, never touched); the
+digest: transport settings, secrets, and for SMTP that the server answers (connect,
+EHLO, STARTTLS, login when a username is set, with a short timeout; no mail is sent).
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import sqlite3
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from linter import lintrun, ruletests, worker
+from linter import store as store_module
+from linter.report import mailer
+from linter.yamlfile import ConfigError
+
+SMTP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+
+def checks(config_path: str | None) -> Iterator[Check]:
+    from linter import config as config_module
+
+    config_path = config_path or config_module.discover()
+    if not config_path:
+        yield Check(
+            "configuration",
+            False,
+            "no clientline.yaml here or in a parent folder",
+            "run `clientline init` or pass --config FILE",
+        )
+        return
+    try:
+        setup = lintrun.prepare(config_path)
+    except lintrun.SetupError as exc:
+        for error in exc.errors:
+            yield Check("configuration", False, str(error), "fix the file at the line shown")
+        return
+    config = setup.config
+    yield Check("configuration", True, config_path)
+    yield Check(
+        "contacts",
+        True,
+        f"{len(setup.engine.directory.named_clients)} clients in {config.contacts}",
+    )
+    outcomes, errors = ruletests.run_all(setup.ruleset)
+    failed = [o for o in outcomes if not o.passed]
+    yield Check(
+        "rules",
+        not failed and not errors,
+        f"{len(setup.ruleset.rules)} rules, {len(outcomes)} test cases, {len(failed)} failing",
+        "run `clientline rules test` to see the failing cases" if failed or errors else "",
+    )
+    source_errors = worker.check_sources(config)
+    for error in source_errors:
+        yield Check("sources", False, error, "correct `sources:` in clientline.yaml")
+    for spec in config.sources:
+        if spec.path and not Path(spec.path).exists():
+            yield Check(
+                f"source {spec.name}", False, f"{spec.path} does not exist", "fix its `path:`"
+            )
+        elif spec.path and not os.access(spec.path, os.R_OK):
+            yield Check(f"source {spec.name}", False, f"{spec.path} is not readable")
+        elif spec.path:
+            yield Check(f"source {spec.name}", True, spec.path)
+    yield from _state(config.state)
+    if config.digest is not None:
+        yield from _digest(config.raw["digest"], config_path, config.base)
+
+
+def _state(path: str) -> Iterator[Check]:
+    if not Path(path).exists():
+        yield Check("state", True, f"{path} (created on the first `clientline run`)")
+        return
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            health = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        yield Check(
+            "state",
+            False,
+            f"{path}: {exc}",
+            f"move it aside (mv {path} {path}.broken), try `sqlite3 {path}.broken .recover "
+            f"| sqlite3 {path}` to save the audit trail, or let the next run start afresh",
+        )
+        return
+    if version > store_module.VERSION:
+        yield Check(
+            "state",
+            False,
+            f"{path} is version {version}; this clientline understands {store_module.VERSION}",
+            "upgrade clientline (pip install -U clientline); the database was not changed",
+        )
+    elif health != "ok":
+        yield Check(
+            "state",
+            False,
+            f"{path}: integrity check says {health}",
+            f"back it up, then `sqlite3 {path} .recover` into a new file and point `state:` at it",
+        )
+    else:
+        yield Check("state", True, f"{path} (schema version {version})")
+
+
+def _digest(section: dict[str, object], config_path: str, base: Path) -> Iterator[Check]:
+    try:
+        transport = mailer.transport_from_config(section, path=config_path, base=base)
+    except ConfigError as exc:
+        yield Check("digest", False, str(exc), "set the variable or file it names")
+        return
+    if isinstance(transport, mailer.SmtpTransport):
+        yield _smtp(transport)
+    elif isinstance(transport, mailer.FileTransport):
+        folder = Path(transport.path).parent
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+        writable = os.access(existing, os.W_OK)
+        yield Check(
+            "digest",
+            writable,
+            f"written to {transport.path}",
+            "" if writable else f"make {existing} writable or change `digest.file`",
+        )
+    else:
+        yield Check("digest", True, f"transport {type(transport).__name__}")
+
+
+def _smtp(transport: mailer.SmtpTransport) -> Check:
+    where = f"{transport.host}:{transport.port}"
+    context = transport.ssl_context or ssl.create_default_context()
+    try:
+        if transport.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                transport.host, transport.port, timeout=SMTP_TIMEOUT, context=context
+            )
+        else:
+            client = smtplib.SMTP(transport.host, transport.port, timeout=SMTP_TIMEOUT)
+        with client:
+            client.ehlo()
+            if transport.security == "starttls":
+                client.starttls(context=context)
+                client.ehlo()
+            if transport.username:
+                client.login(transport.username, transport.password or "")
+    except smtplib.SMTPAuthenticationError:
+        return Check(
+            "digest smtp",
+            False,
+            f"{where}: the server refused the login for {transport.username}",
+            "check the username and the password in the variable or file configured",
+        )
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        return Check(
+            "digest smtp",
+            False,
+            f"{where}: {' '.join(str(exc).split()) or type(exc).__name__}",
+            "check host, port and security (587 starttls, 465 tls) and that it is reachable",
+        )
+    return Check("digest smtp", True, f"{where} answers ({transport.security})")
