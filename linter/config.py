@@ -343,7 +343,9 @@ def _digest(entry: LocatedDict, config: Config, where: str) -> DigestSettings:
                 "starttls, tls or none",
             )
         if smtp.get("password_file"):
-            smtp["password_file"] = str(config.base / Path(str(smtp["password_file"])))
+            # ${CREDENTIALS_DIRECTORY} and the like: systemd names the folder per unit
+            expanded = os.path.expandvars(str(smtp["password_file"]))
+            smtp["password_file"] = str(config.base / Path(expanded).expanduser())
     if transport == "smtp" and not smtp:
         raise ConfigError(where, "transport `smtp` needs a `digest.smtp` section", entry.mark)
     file = entry.get("file")

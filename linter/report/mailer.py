@@ -439,7 +439,15 @@ def _secret(settings: Mapping[str, Any], config: TransportConfig) -> str | None:
             raise config.error(
                 "digest.smtp.password_file must be a path", settings, "password_file"
             )
-        secret_path = config.base / Path(filename).expanduser()
+        expanded = os.path.expandvars(filename)
+        if "$" in expanded:
+            raise config.error(
+                f"digest.smtp: password_file {filename} names an environment variable "
+                "that is not set",
+                settings,
+                "password_file",
+            )
+        secret_path = config.base / Path(expanded).expanduser()
         try:
             value = secret_path.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
