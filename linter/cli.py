@@ -116,7 +116,7 @@ def lint(
 
 @main.group()
 def rules() -> None:
-    """List, show, test and validate rules."""
+    """List, show, test, validate and document rules; print their JSON Schemas."""
 
 
 def _ruleset(config_path: str | None, extra: tuple[str, ...]) -> packs.RuleSet:
@@ -239,7 +239,7 @@ def rules_docs(output: Path, check: bool, rule_packs: tuple[str, ...]) -> None:
     ruleset = ruledocs.load(rule_packs or ("builtin",))
     if ruleset.errors:
         _fail(list(ruleset.errors))
-    pages = ruledocs.generate(ruleset, output)
+    pages = ruledocs.generate(ruleset, output, cache=lintrun.FileCache())
     changed = ruledocs.outdated(pages, output)
     if check:
         for name in changed:
@@ -255,7 +255,11 @@ def rules_docs(output: Path, check: bool, rule_packs: tuple[str, ...]) -> None:
             (output / name).write_text(pages[name], encoding="utf-8")
         else:
             (output / name).unlink()  # the page of a rule that is gone
-    click.echo(f"{len(changed)} of {len(pages)} pages in {output} written or removed.")
+    written = sum(1 for name in changed if name in pages)
+    click.echo(
+        f"{output}: wrote {written} of {len(pages)} pages"
+        f" (the rest were current), removed {len(changed) - written}."
+    )
 
 
 def _worker_setup(config_path: str | None) -> lintrun.Setup:
