@@ -385,7 +385,10 @@ def _hours(value: Any, tz: dt.tzinfo, where: str, data: LocatedDict) -> WorkingH
     hours = expect_mapping(value, where, "`working_hours`", data.value_mark("working_hours"))
     check_keys(hours, ("days", "start", "end"), where)
     try:
-        days = parse_days(str(hours.get("days", "mon-fri")))
+        days_value = hours.get("days", "mon-fri")
+        if isinstance(days_value, list):  # [mon, tue, thu] as well as "mon-fri"
+            days_value = ",".join(str(d) for d in days_value)
+        days = parse_days(str(days_value))
     except ValueError as exc:
         raise ConfigError(where, str(exc), hours.value_mark("days")) from None
     try:
