@@ -38,6 +38,7 @@ log = logging.getLogger("clientline")
 Clock = Callable[[], dt.datetime]
 DIGEST_CHECK_SECONDS = 60
 MAX_NAP_SECONDS = 60.0
+HOST_CLOCK_JUMP = dt.timedelta(minutes=10)  # smaller differences are just time passing
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -79,6 +80,7 @@ class Daemon:
         self.clock = clock or (lambda: dt.datetime.now(setup.config.tz))
         self.transport = transport
         self.stop_requested = threading.Event()
+        self._last_seen: tuple[dt.datetime, dt.datetime] | None = None
         self.scheduler = schedule.Scheduler()
         every = max(1, int(setup.config.scan_every.total_seconds()))
         self.scheduler.every(every).seconds.do(self.scan_step)
@@ -113,7 +115,24 @@ class Daemon:
 
     def tick(self) -> None:
         """Run whatever is due now; each step completes before a stop takes effect."""
+        self._follow_host_clock()
         self.scheduler.run_pending()
+
+    def _follow_host_clock(self) -> None:
+        """``schedule`` times jobs in the host's naive local time, which jumps an hour when
+        the host's own zone changes to or from summer time. Measure the jump against the
+        real (aware) clock and move every job by it, so intervals stay intervals."""
+        naive = schedule.datetime.datetime.now()  # type: ignore[attr-defined]
+        aware = self.clock().astimezone(dt.UTC)  # same-zone subtraction ignores DST
+        if self._last_seen is not None:
+            last_naive, last_aware = self._last_seen
+            jump = (naive - last_naive) - (aware - last_aware)
+            if abs(jump) >= HOST_CLOCK_JUMP:
+                for job in self.scheduler.jobs:
+                    if job.next_run is not None:
+                        job.next_run += jump
+                log.info(event("host_clock_jump", seconds=int(jump.total_seconds())))
+        self._last_seen = (naive, aware)
 
     def _step(self, name: str, action: Callable[[Store], None]) -> None:
         if self.stop_requested.is_set():

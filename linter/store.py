@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from typing import Any
 from linter.model import Finding
 
 STATUSES = ("open", "acknowledged", "resolved", "suppressed")
+_FINGERPRINT_PREFIX = re.compile(r"^[0-9a-f]{1,16}$")
 APPLICATION_ID = 0x436C4C6E  # "ClLn": tells our database from any other SQLite file
 
 MIGRATIONS: tuple[str, ...] = (
@@ -48,6 +50,12 @@ MIGRATIONS: tuple[str, ...] = (
         source TEXT PRIMARY KEY,
         value TEXT NOT NULL,
         updated TEXT NOT NULL
+    );
+    CREATE TABLE units (
+        source TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (source, unit)
     );
     CREATE TABLE items (
         source TEXT NOT NULL,
@@ -109,7 +117,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 VERSION = len(MIGRATIONS)
 MAX_SNIPPET = 240
-PARTICIPANT_FIELDS = ("participants", "sender", "recipients")
+TEXT_FIELDS = ("title", "body", "location", "quoted", "attachments")
 
 
 class StoreError(Exception):
@@ -176,6 +184,8 @@ class Store:
             if not Path(path).exists() and not create:
                 raise StoreError(f"{path}: no state database yet (run `clientline run` first)")
             Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # SQLite gives -wal and -shm the database file's mode: create it owner-only
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -252,6 +262,22 @@ class Store:
 
     def clear_cursor(self, source: str) -> None:
         self.db.execute("DELETE FROM cursors WHERE source = ?", (source,))
+
+    # ---- units: the files of a source, and the signature they had when last read
+
+    def unit_signatures(self, source: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT unit, signature FROM units WHERE source = ?", (source,))
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def set_unit(self, source: str, unit: str, signature: str) -> None:
+        self.db.execute(
+            "INSERT INTO units (source, unit, signature) VALUES (?, ?, ?) ON CONFLICT "
+            "(source, unit) DO UPDATE SET signature = excluded.signature",
+            (source, unit, signature),
+        )
+
+    def forget_unit(self, source: str, unit: str) -> None:
+        self.db.execute("DELETE FROM units WHERE source = ? AND unit = ?", (source, unit))
 
     # ---- items
 
@@ -394,8 +420,14 @@ class Store:
 
     def acknowledge(self, prefix: str, reason: str) -> StoredFinding:
         """Acknowledge the finding whose fingerprint starts with ``prefix``."""
+        prefix = prefix.strip().lower()
+        if not _FINGERPRINT_PREFIX.match(prefix):
+            raise StoreError(
+                f"{prefix!r} is not a finding id (hex digits, as `clientline findings` "
+                "shows them)"
+            )
         matches = self.db.execute(
-            "SELECT * FROM findings WHERE fingerprint LIKE ? || '%'", (prefix.lower(),)
+            "SELECT * FROM findings WHERE substr(fingerprint, 1, ?) = ?", (len(prefix), prefix)
         ).fetchall()
         if not matches:
             raise StoreError(f"no finding {prefix}; `clientline findings` lists them")
@@ -470,10 +502,17 @@ class Store:
         ).fetchone()
         return _digest(row) if row else None
 
-    def last_digest_day(self) -> str | None:
+    def pending_digest_after(self, digest_id: int) -> Digest | None:
         row = self.db.execute(
-            "SELECT max(day) FROM digests WHERE sent IS NOT NULL OR skipped = 1"
+            "SELECT * FROM digests WHERE sent IS NULL AND skipped = 0 AND id > ? "
+            "ORDER BY id LIMIT 1",
+            (digest_id,),
         ).fetchone()
+        return _digest(row) if row else None
+
+    def last_digest_day(self) -> str | None:
+        # claimed counts too: a digest still pending is that day's, retried, never doubled
+        row = self.db.execute("SELECT max(day) FROM digests").fetchone()
         return str(row[0]) if row and row[0] else None
 
     def claim_digest(self, day: str) -> Digest:
@@ -489,6 +528,15 @@ class Store:
                 (digest_id,),
             )
         return self.digest(digest_id)  # type: ignore[return-value]
+
+    def absorb_new(self, digest_id: int) -> None:
+        """Give a pending digest the findings found since it was claimed, so its retry
+        reports them instead of leaving them for tomorrow's."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE findings SET digest = ? WHERE status = 'open' AND digest IS NULL",
+                (digest_id,),
+            )
 
     def digest(self, digest_id: int) -> Digest | None:
         row = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
@@ -537,7 +585,12 @@ class Store:
                 "(SELECT fingerprint FROM findings)",
                 (cutoff,),
             )
-            self.db.execute("DELETE FROM digests WHERE created < ?", (cutoff,))
+            # a digest findings point at keeps its id, or a new digest could reuse it
+            self.db.execute(
+                "DELETE FROM digests WHERE created < ? AND id NOT IN "
+                "(SELECT digest FROM findings WHERE digest IS NOT NULL)",
+                (cutoff,),
+            )
         return int(gone)
 
     def integrity(self) -> str:
@@ -571,7 +624,7 @@ def _finding_values(source: str, finding: Finding, private: bool) -> tuple[Any, 
     snippets = [
         " ".join(e.snippet.split())[:MAX_SNIPPET]
         for e in finding.evidence
-        if e.snippet and e.field not in PARTICIPANT_FIELDS  # who is in `client`, not text
+        if e.snippet and e.field in TEXT_FIELDS  # participants' addresses are not evidence text
     ]
     return (
         finding.rule,

@@ -188,7 +188,7 @@ def _scan_source(
     cursor = _load_cursor(store.cursor(name))
     # the calendar window moves with the date: read calendars again on a new day
     reread_all = kind == "ics" and cursor.get("day") != day.isoformat()
-    signatures: dict[str, list[int]] = cursor.get("units", {})
+    signatures = store.unit_signatures(name)
     present: set[str] = set()
     for unit_path, read in sources.units(path, kind, setup.window):
         unit = str(unit_path)
@@ -197,20 +197,19 @@ def _scan_source(
         if not reread_all and signatures.get(unit) == signature:
             report.units_skipped += 1
             continue
+        # the unit's items, findings and signature commit together, or not at all
         with store.transaction():
             _lint_unit(setup.engine, store, name, unit, read(), scan_number, setup, report)
-            signatures[unit] = signature
-            store.set_cursor(name, json.dumps({"day": day.isoformat(), "units": signatures}))
+            store.set_unit(name, unit, signature)
         report.units_read += 1
     gone_units = (set(signatures) | store.units(name)) - present
-    if gone_units or reread_all:
-        with store.transaction():
-            for unit in gone_units:
-                for item_id in store.missing_items(name, unit, scan_number, None):
-                    report.resolved += store.resolve_item(name, item_id, "the item was deleted")
-                    store.forget_items(name, [item_id])
-                signatures.pop(unit, None)
-            store.set_cursor(name, json.dumps({"day": day.isoformat(), "units": signatures}))
+    with store.transaction():
+        for unit in gone_units:
+            for item_id in store.missing_items(name, unit, scan_number, None):
+                report.resolved += store.resolve_item(name, item_id, "the item was deleted")
+                store.forget_items(name, [item_id])
+            store.forget_unit(name, unit)
+        store.set_cursor(name, json.dumps({"day": day.isoformat()}))
 
 
 def _lint_unit(
@@ -289,9 +288,9 @@ def content_hash(item: Item) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
 
 
-def _signature(path: Path) -> list[int]:
+def _signature(path: Path) -> str:
     info = path.stat()
-    return [info.st_size, info.st_mtime_ns, info.st_ino]
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def _load_cursor(text: str | None) -> dict[str, Any]:
@@ -353,9 +352,15 @@ def deliver(
             f"would send a digest with {len(fresh)} new and {len(new) - len(fresh)} open findings"
         )
     outcome = []
-    if pending is not None:
-        outcome.append(_send(setup, store, pending.id, now, transport))
-        day = digest_due(config, store, now)
+    while pending is not None:  # oldest first; stop at the first that still fails
+        if store.pending_digest_after(pending.id) is None:
+            store.absorb_new(pending.id)
+        delivered, result = _send(setup, store, pending.id, now, transport)
+        outcome.append(result)
+        if not delivered:
+            return "; ".join(outcome)
+        pending = store.pending_digest()
+    day = digest_due(config, store, now)
     if day is not None or (force and pending is None):
         claimed = store.claim_digest(day or now.astimezone(config.tz).date().isoformat())
         new, _ = store.digest_findings(claimed.id)
@@ -363,7 +368,7 @@ def deliver(
             store.mark_digest(claimed.id, sent=False, skipped=True)
             outcome.append("nothing new: digest skipped (send_when_empty is false)")
         else:
-            outcome.append(_send(setup, store, claimed.id, now, transport))
+            outcome.append(_send(setup, store, claimed.id, now, transport)[1])
     return "; ".join(outcome)
 
 
@@ -408,7 +413,8 @@ def _send(
     digest_id: int,
     now: dt.datetime,
     transport: mailer.Transport | None,
-) -> str:
+) -> tuple[bool, str]:
+    """Send one claimed digest; (delivered, what happened)."""
     config = setup.config
     assert config.digest is not None
     rendered = render(setup, store, *store.digest_findings(digest_id), now)
@@ -431,9 +437,11 @@ def _send(
     except (mailer.DeliveryError, ConfigError, OSError) as exc:
         store.mark_digest(digest_id, sent=False, error=_one_line(exc))
         log.warning("digest=%s error=%r", digest_id, _one_line(exc))
-        return f"digest {digest_id} not delivered, will retry on the next run: {_one_line(exc)}"
+        return False, (
+            f"digest {digest_id} not delivered, will retry on the next run: {_one_line(exc)}"
+        )
     store.mark_digest(digest_id, sent=True)
-    return f"digest {digest_id} sent: {rendered.subject}"
+    return True, f"digest {digest_id} sent: {rendered.subject}"
 
 
 def _entry(
