@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from linter.engine.lexicon import Term, inflections, term_pattern
 from linter.engine.rules import from_data
 from linter.engine.scanner import Pattern, Scanner, available_backends
 from linter.model import Event, Message, Participant
-from linter.yamlfile import parse
+from linter.yamlfile import ConfigError, parse
 
 from .conftest import ENRON
 
@@ -181,3 +182,104 @@ def test_messages_never_see_event_rules() -> None:
         sender=Participant("d@x.example", role="from"),
     )
     assert all(f.rule != "CL101" for f in engine.check(message))
+
+
+NEAR_NAMES = """
+id: XX901
+name: near-names
+title: t
+severity: warning
+applies_to: [message]
+principles: [P6]
+select:
+  me: {sender|me: true}
+  slur: {body|mentions: {who: other_client, near: disparaging, within: 4, same_paragraph: true}}
+  outsider: {recipients|client: false, recipients|internal: false}
+  colleague: {recipients|internal: true}
+  split: {body|near: {a: social, b: commercial, within: 10, same_paragraph: true}}
+condition: me and (slur or split) and 1 of outsider or colleague and not me
+message: "{slur} {outsider} {colleague}"
+advice: x
+"""
+
+
+def _near_names_engine() -> Engine:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    text = NEAR_NAMES.replace("condition: me and (slur or split) and 1 of outsider or colleague"
+                              " and not me", "condition: me and (slur or split)")
+    rule = from_data(parse(text, "r.yaml"), "r.yaml", ruleset.lexicons, packs.principles())
+    directory = contacts.loads(
+        "me: [sam@studio.example]\ninternal_domains: [studio.example]\nclients:\n"
+        "  - {name: Dana Ng, org: Acme Ltd, emails: [dana@acme.example]}\n"
+    )
+    return Engine([rule], ruleset.lexicons, directory)
+
+
+def _mail(body: str, to: str = "jess@mail.example") -> Message:
+    return Message(
+        source="t",
+        locator="1",
+        id=body[:20],
+        title="x",
+        body=body,
+        sender=Participant("sam@studio.example", role="from"),
+        recipients=(Participant(to, role="to"),),
+    )
+
+
+def test_mentions_near_a_lexicon() -> None:
+    engine = _near_names_engine()
+    fired = list(engine.check(_mail("Acme are clueless about their own data.")))
+    assert len(fired) == 1
+    assert {e.words for e in fired[0].evidence} >= {"Acme", "clueless"}
+    # the name and the word further apart than `within`
+    assert not list(engine.check(_mail("Acme launched today. The drive home was a nightmare.")))
+    # a blank line between them: another paragraph
+    assert not list(engine.check(_mail("Acme were lovely.\n\nClueless.")))
+
+
+def test_near_within_one_paragraph() -> None:
+    engine = _near_names_engine()
+    assert list(engine.check(_mail("Drinks on Friday? Bring the invoice.")))
+    assert not list(engine.check(_mail("Drinks on Friday?\n\nInvoice attached.")))
+
+
+def test_internal_recipients_are_colleagues() -> None:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    rule = from_data(parse(NEAR_NAMES, "r.yaml"), "r.yaml", ruleset.lexicons, packs.principles())
+    directory = contacts.loads(
+        "me: [sam@studio.example]\ninternal_domains: [studio.example]\nclients:\n"
+        "  - {name: Dana Ng, org: Acme Ltd, emails: [dana@acme.example]}\n"
+    )
+    engine = Engine([rule], ruleset.lexicons, directory)
+    context_rule = rule.selections
+    from linter.engine.context import Context
+
+    outside = Context(engine, _mail("hi", to="jess@mail.example"))
+    colleague = Context(engine, _mail("hi", to="mia@london.studio.example"))
+    client = Context(engine, _mail("hi", to="dana@acme.example"))
+    assert context_rule["outsider"].test(outside)
+    assert not context_rule["colleague"].test(outside)
+    assert context_rule["colleague"].test(colleague)  # a subdomain of an internal domain
+    assert not context_rule["outsider"].test(colleague)
+    assert not context_rule["outsider"].test(client)
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        ("{body|mentions: {who: other_client}}", "needs `near: LEXICON`"),
+        ("{body|mentions: {who: a_client, near: social}}", "takes other_client or any_client"),
+        ("{body|mentions: {near: socal}}", "unknown lexicon `socal`"),
+        ("{body|mentions: {near: social, within: -1}}", "`within` must be a number"),
+        ("{body|near: {a: social, b: business, same_paragraph: 1}}", "expected true or false"),
+        ("{recipients|internal: yes please}", "expected true or false"),
+    ],
+)
+def test_new_modifiers_reject_bad_values(selection: str, message: str) -> None:
+    text = (
+        "id: XX999\nname: x\ntitle: x\nseverity: info\napplies_to: [message]\n"
+        f"principles: [P1]\nselect:\n  s: {selection}\ncondition: s\nmessage: x\nadvice: x\n"
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        from_data(parse(text, "t.yaml"), "t.yaml", {"social", "business"})

@@ -18,14 +18,28 @@ text), ``location``, ``quoted`` (quoted replies, forwards, signatures), ``attach
     the RE2 regular expression matches (linear time, so no pattern can hang a run;
     ``(?i)`` for any case);
 ``near: {a: LEXICON, b: LEXICON, within: 8}``
-    a term of ``a`` and a term of ``b`` at most ``within`` words apart;
+    a term of ``a`` and a term of ``b`` at most ``within`` words apart; with
+    ``same_paragraph: true`` also in one paragraph (no blank line between them), so a
+    heading or the next section of a newsletter does not count as "near";
 ``mentions: other_client | any_client``
     the text names a client from the directory (name, organisation or alias);
     ``other_client`` only counts clients who are not among the item's participants.
+``mentions: {who: other_client, near: LEXICON, within: 8}``
+    as above, and a term of the lexicon is at most ``within`` words from the name
+    (``near`` works on names the way ``near`` works on two lexicons, and takes
+    ``same_paragraph`` too)::
+
+        slur: {body|mentions: {who: other_client, near: disparaging, within: 6}}
+
+    fires on "Acme are clueless" but not on "Acme launched; the traffic was a
+    nightmare" when the two are further apart.
 
 Participant fields: ``participants`` (everyone), ``sender`` (From, organizer),
 ``recipients`` (To, Cc, attendees). All lines on the same field must hold for the same
-person. Modifiers: ``client: true|false``, ``me: true``, ``status: former`` (or a list),
+person. Modifiers: ``client: true|false``, ``me: true``, ``internal: true|false`` (the
+address is at one of the directory's ``internal_domains``: a colleague; so
+``{recipients|client: false, recipients|internal: false}`` is someone outside the
+firm who is not a client), ``status: former`` (or a list),
 ``relationship: friend``, ``understandings|missing: true``, ``ended|before: DATE``,
 ``ended|after: DATE``, ``since|before: DATE``, ``since|after: DATE``.
 
@@ -37,6 +51,7 @@ is in that inclusive range), ``all_day: true|false``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from linter.model import Contact, Evidence, Participant
 
 if TYPE_CHECKING:
-    from linter.engine.context import Context
+    from linter.engine.context import Context, FieldHit
 
 TEXT_FIELDS = ("text", "title", "body", "location", "quoted", "attachments")
 TEXT_EXPANSION = {"text": ("title", "body", "location")}
@@ -54,6 +69,7 @@ TEXT_MODIFIERS = ("lexicon", "contains", "all", "re", "near", "mentions")
 PARTICIPANT_MODIFIERS = (
     "client",
     "me",
+    "internal",
     "status",
     "relationship",
     "understandings|missing",
@@ -64,6 +80,7 @@ PARTICIPANT_MODIFIERS = (
 )
 TIME_MODIFIERS = ("outside_hours", "weekday", "hour", "all_day")
 MAX_EVIDENCE = 5
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 MAX_WORD_LENGTH = 40
 
 
@@ -86,7 +103,7 @@ class HitsPredicate:
     need_every_key: int = 0  # `all`: how many distinct phrases must all be present
 
     def test(self, context: Context) -> list[Evidence] | None:
-        hits = [h for h in context.hits(self.fields) if h.hit.group in self.groups]
+        hits = context.hits(self.fields, self.groups)
         keys = {(h.hit.group, h.hit.key) for h in hits}
         if self.need_every_key:
             if len(keys) < self.need_every_key:
@@ -103,24 +120,40 @@ class NearPredicate:
     first: str
     second: str
     within: int
+    same_paragraph: bool = False
 
     def test(self, context: Context) -> list[Evidence] | None:
-        hits = context.hits(self.fields)
-        firsts = [h for h in hits if h.hit.group == self.first]
-        seconds = [h for h in hits if h.hit.group == self.second]
-        # no real word is this long; the bound spares counting words across long gaps
-        reach = (self.within + 1) * MAX_WORD_LENGTH
-        for a in firsts:
-            for b in seconds:
-                if a.field != b.field:
-                    continue
-                left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
-                if right.hit.start < left.hit.end or right.hit.start - left.hit.end > reach:
-                    continue
-                gap = context.field_text(a.field)[left.hit.end : right.hit.start]
-                if len(gap.split()) <= self.within:
-                    return context.evidence(self.selection, [left, right])
-        return None
+        firsts = context.hits(self.fields, (self.first,))
+        if not firsts:
+            return None  # and the second lexicon is never scanned for
+        seconds = context.hits(self.fields, (self.second,))
+        pair = _close_pair(context, firsts, seconds, self.within, self.same_paragraph)
+        return context.evidence(self.selection, list(pair)) if pair else None
+
+
+def _close_pair(
+    context: Context,
+    firsts: Sequence[FieldHit],
+    seconds: Sequence[FieldHit],
+    within: int,
+    same_paragraph: bool = False,
+) -> tuple[FieldHit, FieldHit] | None:
+    """The first pair of hits, one of each list, in one field and at most ``within``
+    words apart (in text order; with ``same_paragraph``, no blank line between), or
+    ``None``."""
+    # no real word is this long; the bound spares counting words across long gaps
+    reach = (within + 1) * MAX_WORD_LENGTH
+    for a in firsts:
+        for b in seconds:
+            if a.field != b.field:
+                continue
+            left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
+            if right.hit.start < left.hit.end or right.hit.start - left.hit.end > reach:
+                continue
+            gap = context.field_text(a.field)[left.hit.end : right.hit.start]
+            if len(gap.split()) <= within and not (same_paragraph and _BLANK_LINE.search(gap)):
+                return left, right
+    return None
 
 
 @dataclass(frozen=True)
@@ -143,16 +176,24 @@ class MentionPredicate:
     selection: str
     fields: tuple[str, ...]
     others_only: bool
+    near: str | None = None  # a lexicon group whose term must sit close to the name
+    within: int = 8
+    same_paragraph: bool = False
 
     def test(self, context: Context) -> list[Evidence] | None:
-        hits = [h for h in context.hits(self.fields) if h.hit.group == "contacts"]
         kept = []
-        for hit in hits:
+        for hit in context.hits(self.fields, ("contacts",)):
             contact = context.engine.mentionable[hit.hit.key]
             if self.others_only and contact.key in context.client_keys:
                 continue
             kept.append(hit)
-        return context.evidence(self.selection, kept) if kept else None
+        if not kept:
+            return None
+        if self.near is None:
+            return context.evidence(self.selection, kept)
+        terms = context.hits(self.fields, (self.near,))
+        pair = _close_pair(context, kept, terms, self.within, self.same_paragraph)
+        return context.evidence(self.selection, list(pair)) if pair else None
 
 
 ParticipantCheck = Callable[[Participant, Contact | None, "Context"], bool]
@@ -169,11 +210,10 @@ class ParticipantPredicate:
     def test(self, context: Context) -> list[Evidence] | None:
         found: list[Evidence] = []
         labels: set[str] = set()
-        for participant, contact in context.resolved(self.field):
+        for participant, contact, label in context.labelled(self.field):
+            if label in labels:
+                continue  # a hundred people at one client are one piece of evidence
             if all(check(participant, contact, context) for check in self.checks):
-                label = contact.label if contact else participant.name or participant.address
-                if label in labels:
-                    continue  # a hundred people at one client are one piece of evidence
                 labels.add(label)
                 found.append(
                     Evidence(self.selection, participant.role, label, snippet=participant.address)
@@ -191,6 +231,9 @@ def participant_check(modifier: str, value: Any) -> ParticipantCheck:
     if modifier == "me":
         want = bool(value)
         return lambda p, c, ctx: ctx.is_me(p.address) == want
+    if modifier == "internal":
+        want = bool(value)
+        return lambda p, c, ctx: _internal(p.domain, ctx) == want
     if modifier in ("status", "relationship"):
         allowed = frozenset(_as_strings(value))
         return lambda p, c, ctx: c is not None and getattr(c, modifier) in allowed
@@ -242,6 +285,17 @@ def time_check(modifier: str, value: Any) -> Callable[[dt.datetime, bool, Contex
     )
 
 
+def _internal(domain: str, context: Context) -> bool:
+    """Whether a domain (or a parent of it) is one of the directory's own."""
+    internal = context.engine.directory.internal_domains
+    domain = domain.lower()
+    while domain:
+        if domain in internal:
+            return True
+        domain = domain.partition(".")[2]
+    return False
+
+
 def _as_strings(value: Any) -> Iterable[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
@@ -267,10 +321,12 @@ class Selection:
 
 
 def labels(evidence: Sequence[Evidence]) -> list[str]:
-    """The distinct words of some evidence, in order, for message placeholders."""
+    """The distinct words of some evidence, in order, for message placeholders; a phrase
+    matched across a line break reads as one line ("not happy with", not "not\nhappy")."""
     seen: dict[str, str] = {}
     for piece in evidence:
-        key = piece.words.casefold()
+        words = " ".join(piece.words.split())
+        key = words.casefold()
         if key not in seen:
-            seen[key] = piece.words
+            seen[key] = words
     return list(seen.values())

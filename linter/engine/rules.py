@@ -335,7 +335,7 @@ class _SelectionCompiler:
             return RegexPredicate(name, fields, compile_regex(value, self.path, mark))
         if modifier == "near":
             entry = expect_mapping(value, self.path, "`near`", mark)
-            check_keys(entry, ("a", "b", "within"), self.path)
+            check_keys(entry, ("a", "b", "within", "same_paragraph"), self.path)
             first, second = entry.get("a"), entry.get("b")
             within = entry.get("within", 8)
             if not isinstance(first, str) or not isinstance(second, str):
@@ -346,10 +346,36 @@ class _SelectionCompiler:
                 )
             self._lexicon(first, entry.value_mark("a"))
             self._lexicon(second, entry.value_mark("b"))
-            return NearPredicate(name, fields, f"lexicon:{first}", f"lexicon:{second}", within)
-        if value not in ("other_client", "any_client"):
+            paragraph = self._bool(entry.get("same_paragraph", False), entry.mark)
+            return NearPredicate(
+                name, fields, f"lexicon:{first}", f"lexicon:{second}", within, paragraph
+            )
+        return self.mentions(name, fields, value, mark)
+
+    def mentions(self, name: str, fields: tuple[str, ...], value: Any, mark: Mark) -> Predicate:
+        """``mentions: other_client`` or ``{who: other_client, near: LEXICON, within: N}``."""
+        near: str | None = None
+        within = 8
+        paragraph = False
+        who = value
+        if isinstance(value, LocatedDict):
+            check_keys(value, ("who", "near", "within", "same_paragraph"), self.path)
+            paragraph = self._bool(value.get("same_paragraph", False), value.mark)
+            who = value.get("who", "any_client")
+            lexicon, within = value.get("near"), value.get("within", 8)
+            if not isinstance(lexicon, str):
+                raise ConfigError(
+                    self.path, "`mentions` with options needs `near: LEXICON`", value.mark
+                )
+            if not isinstance(within, int) or isinstance(within, bool) or within < 0:
+                raise ConfigError(
+                    self.path, "`within` must be a number of words", value.value_mark("within")
+                )
+            self._lexicon(lexicon, value.value_mark("near"))
+            near = f"lexicon:{lexicon}"
+        if who not in ("other_client", "any_client"):
             raise ConfigError(self.path, "`mentions` takes other_client or any_client", mark)
-        return MentionPredicate(name, fields, value == "other_client")
+        return MentionPredicate(name, fields, who == "other_client", near, within, paragraph)
 
     def _lexicon(self, lexicon: str, mark: Mark) -> None:
         if lexicon not in self.known_lexicons:
@@ -369,7 +395,7 @@ class _SelectionCompiler:
         raise ConfigError(self.path, f"expected {what}", mark)
 
     def participant_value(self, modifier: str, value: Any, mark: Mark) -> Any:
-        if modifier in ("client", "me", "understandings|missing"):
+        if modifier in ("client", "me", "internal", "understandings|missing"):
             return self._bool(value, mark)
         if modifier in ("status", "relationship"):
             allowed = (
