@@ -283,3 +283,31 @@ def test_new_modifiers_reject_bad_values(selection: str, message: str) -> None:
     )
     with pytest.raises(ConfigError, match=re.escape(message)):
         from_data(parse(text, "t.yaml"), "t.yaml", {"social", "business"})
+
+
+WEIGHTED = """\
+id: XY101
+name: weighted
+title: t
+severity: info
+applies_to: [message]
+principles: [P1]
+select:
+  money: {body|lexicon: {name: money, min: 2}}
+condition: money
+message: "{money}"
+advice: x
+"""
+
+
+def test_term_weights_count_towards_min() -> None:
+    from linter.engine.lexicon import Lexicon
+
+    lexicon = Lexicon("money", (Term("invoice", 2.0), Term("fee"), Term("budget")))
+    rule = from_data(parse(WEIGHTED, "r.yaml"), "r.yaml", {"money": lexicon}, packs.principles())
+    directory = contacts.loads("me: [sam@studio.example]\n")
+    engine = Engine([rule], {"money": lexicon}, directory)
+    assert list(engine.check(_mail("Here is the invoice.")))  # one term of weight 2
+    assert not list(engine.check(_mail("What is the fee?")))  # weight 1 < min 2
+    assert list(engine.check(_mail("The fee fits the budget.")))  # two distinct terms
+    assert not list(engine.check(_mail("Fee, fee and fee again.")))  # distinct terms count

@@ -108,7 +108,11 @@ class HitsPredicate:
         if self.need_every_key:
             if len(keys) < self.need_every_key:
                 return None
-        elif len(keys) < self.minimum:
+        elif self.minimum > 1:
+            weights = context.engine.weights  # each distinct term counts its weight, 1 by default
+            if sum(weights.get(key, 1.0) for key in keys) < self.minimum:
+                return None
+        elif not keys:
             return None
         return context.evidence(self.selection, hits)
 
