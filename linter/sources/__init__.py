@@ -192,17 +192,10 @@ def units(path: str, kind: str, window: Window) -> Iterator[Unit]:
         if not source.claims(root):
             raise FileNotFoundError(f"{path}: not a Maildir folder (no cur/ and new/)")
         from linter.sources.eml import read_message_file
+        from linter.sources.maildir import message_files
 
-        folders = [(root, root.name)] + [
-            (sub, sub.name.lstrip("."))
-            for sub in sorted(root.iterdir())
-            if sub.name.startswith(".") and source.claims(sub)
-        ]
-        for folder, name in folders:
-            for box in ("new", "cur"):
-                for entry in sorted((folder / box).iterdir()):
-                    if entry.is_file() and not entry.name.startswith("."):
-                        yield entry, _reader(read_message_file, entry, window, name)
+        for entry, name in message_files(root):
+            yield entry, _reader(read_message_file, entry, window, name)
         return
     if kind in ("ics", "mbox", "eml") and root.is_dir():
         for child, child_source in _walk(root):

@@ -27,14 +27,19 @@ class MaildirSource:
         return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
 
     def items(self) -> Iterator[Output]:
-        root = Path(self.path)
-        folders = [(root, root.name)] + [
-            (sub, sub.name.lstrip("."))
-            for sub in sorted(root.iterdir())
-            if sub.name.startswith(".") and self.claims(sub)
-        ]
-        for folder, name in folders:
-            for box in ("new", "cur"):
-                for entry in sorted((folder / box).iterdir()):
-                    if entry.is_file() and not entry.name.startswith("."):
-                        yield from read_message_file(entry, self.window, name)
+        for entry, folder in message_files(Path(self.path)):
+            yield from read_message_file(entry, self.window, folder)
+
+
+def message_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """Every message file of a Maildir and its subfolders, with the folder's name."""
+    folders = [(root, root.name)] + [
+        (sub, sub.name.lstrip("."))
+        for sub in sorted(root.iterdir())
+        if sub.name.startswith(".") and MaildirSource.claims(sub)
+    ]
+    for folder, name in folders:
+        for box in ("new", "cur"):
+            for entry in sorted((folder / box).iterdir()):
+                if entry.is_file() and not entry.name.startswith("."):
+                    yield entry, name
