@@ -20,12 +20,13 @@ import platformdirs
 
 from linter import config as config_module
 from linter import contacts as contacts_module
-from linter import packs
+from linter import packs, yamlfile
 from linter.baseline import Baseline
 from linter.engine import Engine
 from linter.model import Finding, Problem, Severity
 from linter.report import Reporter, Summary
 from linter.sources import Window, iter_items
+from linter.yamlcache import ParsedDocuments
 from linter.yamlfile import ConfigError
 
 
@@ -79,6 +80,8 @@ def prepare(
     now: dt.datetime | None = None,
     backend: str | None = None,
 ) -> Setup:
+    # the rule packs, parsed once and then read back while they stay unchanged
+    yamlfile.remember_with(ParsedDocuments(FileCache()))
     try:
         config_path = config_path or config_module.discover()
         config = config_module.load(config_path) if config_path else config_module.defaults()

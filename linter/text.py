@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 _HTML_DROP = re.compile(r"(?is)<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->")
 _HTML_BREAK = re.compile(
@@ -40,41 +43,76 @@ def html_to_text(markup: str) -> str:
 
 
 _DATE = r"\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*[AaPp][Mm]"
-# Each marker is tried only when one of its cues (plain substrings) is in the text: a
-# fast substring search spares a multi-line regular expression on most messages.
-_CUT_MARKERS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
-    (cues, re.compile(pattern, re.MULTILINE))
-    for cues, pattern in (
-        # Lotus Notes: "------- Forwarded by Jane Doe/HOU/ECT on 03/06/2001 08:54 AM ----"
-        (("Forwarded by",), r"^[ \t]*-{3,}[ \t]*Forwarded by\b"),
-        # Outlook's and most clients' banners
-        (
-            (
-                "Original Message",
-                "orwarded message",
-                "orwarded Message",
-                "Message d'origine",
-                "Urspr\u00fcngliche Nachricht",
-                "Mensaje original",
-            ),
-            r"^[ \t]*-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded Message|"
-            r"Message d'origine|Urspr\u00fcngliche Nachricht|Mensaje original)[ \t]*-{2,}",
-        ),
-        (("Begin forwarded",), r"^[ \t]*Begin forwarded message:"),
-        # Outlook header block: From: ... then Sent: or Date:
-        (("Sent:", "Date:"), r"^[ \t]*\*?From:\*?[ \t][^\n]+\n[ \t]*\*?(?:Sent|Date):\*?[ \t]"),
-        # "On Tue, 3 Mar 2026 at 10:02, Dana <dana@acme.example> wrote:" (may wrap once)
-        (("wrote:",), r"^[ \t]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$"),
-        (("crit",), r"^[ \t]*Le\b[^\n]{0,200}(?:\n[^\n]{0,200})?\ba \u00e9crit[ \t]*:?[ \t]*$"),
-        (("schrieb",), r"^[ \t]*Am\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bschrieb[ \t]*:?[ \t]*$"),
-        # signatures
-        (("\n-- ", "\n--\n"), r"^-- ?$"),
-        (
-            ("Sent from my",),
-            r"^[ \t]*Sent from my (?:iPhone|iPad|Android|BlackBerry|mobile|phone)\b",
-        ),
-        (("__________",), r"^[ \t]*_{10,}[ \t]*$"),
-    )
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """Where quoted or signature text begins.
+
+    A marker is looked for only when one of its ``cues`` (plain substrings) is in the
+    text. It is then found without running its multi-line expression over the whole
+    text: every match contains one of the ``anchors`` and starts at the beginning of
+    the anchor's line or of one of the ``lines_before`` lines above it, so the
+    expression is only tried at those few line starts.
+    """
+
+    cues: tuple[str, ...]
+    anchors: tuple[str, ...]
+    lines_before: int
+    pattern: re.Pattern[str]
+
+
+def _marker(
+    cues: tuple[str, ...], pattern: str, anchors: tuple[str, ...] = (), lines_before: int = 0
+) -> _Marker:
+    return _Marker(cues, anchors or cues, lines_before, re.compile(pattern, re.MULTILINE))
+
+
+_BANNERS = (
+    "Original Message",
+    "orwarded message",
+    "orwarded Message",
+    "Message d'origine",
+    "Urspr\u00fcngliche Nachricht",
+    "Mensaje original",
+)
+_CUT_MARKERS = (
+    # Lotus Notes: "------- Forwarded by Jane Doe/HOU/ECT on 03/06/2001 08:54 AM ----"
+    _marker(("Forwarded by",), r"^[ \t]*-{3,}[ \t]*Forwarded by\b"),
+    # Outlook's and most clients' banners
+    _marker(
+        _BANNERS,
+        r"^[ \t]*-{2,}[ \t]*(?:Original Message|Forwarded message|Forwarded Message|"
+        r"Message d'origine|Urspr\u00fcngliche Nachricht|Mensaje original)[ \t]*-{2,}",
+    ),
+    _marker(("Begin forwarded",), r"^[ \t]*Begin forwarded message:"),
+    # Outlook header block: From: ... then Sent: or Date:
+    _marker(
+        ("Sent:", "Date:"),
+        r"^[ \t]*\*?From:\*?[ \t][^\n]+\n[ \t]*\*?(?:Sent|Date):\*?[ \t]",
+        anchors=("From:",),
+    ),
+    # "On Tue, 3 Mar 2026 at 10:02, Dana <dana@acme.example> wrote:" (may wrap once)
+    _marker(
+        ("wrote:",), r"^[ \t]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$", lines_before=1
+    ),
+    _marker(
+        ("crit",),
+        r"^[ \t]*Le\b[^\n]{0,200}(?:\n[^\n]{0,200})?\ba \u00e9crit[ \t]*:?[ \t]*$",
+        anchors=("a \u00e9crit",),
+        lines_before=1,
+    ),
+    _marker(
+        ("schrieb",),
+        r"^[ \t]*Am\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bschrieb[ \t]*:?[ \t]*$",
+        lines_before=1,
+    ),
+    # signatures
+    _marker(("\n-- ", "\n--\n"), r"^-- ?$", anchors=("\n--",)),
+    _marker(
+        ("Sent from my",), r"^[ \t]*Sent from my (?:iPhone|iPad|Android|BlackBerry|mobile|phone)\b"
+    ),
+    _marker(("__________",), r"^[ \t]*_{10,}[ \t]*$"),
 )
 # Lotus Notes reply headers: a "To:" line under a date line ("10/23/2000 02:32 PM"),
 # itself under the author's name, or under "Name on 10/23/2000 02:32 PM".
@@ -84,19 +122,127 @@ _LOTUS_ON_DATE_LINE = re.compile(r"[^\n]{1,100}[ \t]on[ \t]" + _DATE)
 MARKER_SPAN = 500  # no marker is longer; a search past the current cut stops here
 
 
+def _line_start(text: str, position: int) -> int:
+    return text.rfind("\n", 0, position) + 1
+
+
+class _CueFinder:
+    """Which of a fixed set of substrings occur in a text.
+
+    Testing twenty substrings one by one reads a long message twenty times; with the
+    ``hyperscan`` wheel (a dependency where it exists) one pass answers for all of them.
+    """
+
+    def __init__(self, cues: Iterable[str]) -> None:
+        self.cues = tuple(dict.fromkeys(cues))
+        self._database: Any = None
+        self._scratch: Any = None
+        self._compiled = False
+
+    def _compile(self) -> None:
+        self._compiled = True
+        try:
+            import hyperscan
+        except ImportError:  # pragma: no cover - depends on the platform's wheels
+            return
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(
+            expressions=[cue.encode("utf-8") for cue in self.cues],
+            ids=list(range(len(self.cues))),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(self.cues),
+            literal=True,
+        )
+        self._database, self._scratch = database, hyperscan.Scratch(database)
+
+    def present(self, text: str) -> set[str]:
+        if not self._compiled:
+            self._compile()
+        if self._database is None:
+            return {cue for cue in self.cues if cue in text}
+        found: set[str] = set()
+        cues = self.cues
+
+        def on_match(cue: int, start: int, end: int, flags: int, context: Any) -> None:
+            found.add(cues[cue])
+
+        self._database.scan(
+            text.encode("utf-8", "surrogatepass"),
+            match_event_handler=on_match,
+            scratch=self._scratch,
+        )
+        return found
+
+
+_CUES = _CueFinder([cue for marker in _CUT_MARKERS for cue in marker.cues] + ["To:"])
+
+
+def _first_match(marker: _Marker, text: str, below: int, endpos: int) -> int:
+    """Where the leftmost match of ``marker`` in ``text[:endpos]`` starts, if that is
+    before ``below``; else -1. The same answer as ``pattern.search(text, 0, endpos)``."""
+    best = -1
+    for anchor in marker.anchors:
+        first_line = anchor.startswith("\n") and text.startswith(anchor[1:], 0, endpos)
+        if first_line and below > 0 and marker.pattern.match(text, 0, endpos):
+            return 0  # the first line has no line end before it: the earliest start
+        found = text.find(anchor, 0, endpos)
+        while found != -1:
+            bound = best if best != -1 else below
+            line = _line_start(text, found + len(anchor) - 1)
+            starts = [line]
+            for _ in range(marker.lines_before):
+                if line == 0:
+                    break
+                line = _line_start(text, line - 1)
+                starts.append(line)
+            if starts[-1] >= bound:
+                break  # later anchors only give later line starts
+            for start in reversed(starts):  # the earliest line first
+                if start < bound and marker.pattern.match(text, start, endpos):
+                    best = bound = start
+                    break
+            found = text.find(anchor, found + 1, endpos)
+    return best
+
+
 def _lotus_header(text: str, cut: int) -> int:
-    for to_line in _TO_LINE.finditer(text, 0, cut):
-        start = to_line.start()
-        previous_start = text.rfind("\n", 0, max(0, start - 1)) + 1
-        previous = text[previous_start : max(previous_start, start - 1)]
-        if _LOTUS_ON_DATE_LINE.match(previous):
-            return previous_start
-        if previous_start > 0 and _LOTUS_DATE_LINE.match(previous):
-            return text.rfind("\n", 0, previous_start - 1) + 1
+    found, last = text.find("To:", 0, cut), -1
+    while found != -1:
+        start = _line_start(text, found)
+        if start != last and _TO_LINE.match(text, start, cut):
+            last = start
+            previous_start = text.rfind("\n", 0, max(0, start - 1)) + 1
+            previous = text[previous_start : max(previous_start, start - 1)]
+            if _LOTUS_ON_DATE_LINE.match(previous):
+                return previous_start
+            if previous_start > 0 and _LOTUS_DATE_LINE.match(previous):
+                return text.rfind("\n", 0, previous_start - 1) + 1
+        found = text.find("To:", found + 1, cut)
     return cut
 
 
-_QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*\n?", re.MULTILINE)
+def _without_quoted_lines(text: str) -> tuple[str, str]:
+    """``text`` without its ``>`` quoted lines, and those lines (each with its line end).
+
+    Lines are found from the ``>`` characters, not by trying every line: most text has
+    none, or only a few inside other words.
+    """
+    kept: list[str] = []
+    quoted: list[str] = []
+    copied = 0  # text[:copied] is dealt with
+    found = text.find(">")
+    while found != -1:
+        start = _line_start(text, found)
+        end = text.find("\n", found)
+        end = len(text) if end == -1 else end + 1
+        if not text[start:found].strip(" \t"):
+            kept.append(text[copied:start])
+            quoted.append(text[start:end])
+            copied = end
+        found = text.find(">", end)
+    if not quoted:
+        return text, ""
+    kept.append(text[copied:])
+    return "".join(kept), "".join(quoted)
 
 
 def split_reply(text: str) -> tuple[str, str]:
@@ -104,20 +250,17 @@ def split_reply(text: str) -> tuple[str, str]:
     if not text:
         return "", ""
     quoted_parts: list[str] = []
-    if ">" in text:
-        quoted_lines = _QUOTED_LINE.findall(text)
-        if quoted_lines:
-            quoted_parts.append("".join(quoted_lines))
-            text = _QUOTED_LINE.sub("", text)
+    text, quoted_lines = _without_quoted_lines(text)
+    if quoted_lines:
+        quoted_parts.append(quoted_lines)
     cut = len(text)
-    for cues, pattern in _CUT_MARKERS:
-        for cue in cues:
-            if cue in text:
-                marker = pattern.search(text, 0, min(len(text), cut + MARKER_SPAN))
-                if marker and marker.start() < cut:
-                    cut = marker.start()
-                break
-    if "To:" in text:
+    present = _CUES.present(text)
+    for marker in _CUT_MARKERS:
+        if any(cue in present for cue in marker.cues):
+            start = _first_match(marker, text, cut, min(len(text), cut + MARKER_SPAN))
+            if start != -1:
+                cut = start
+    if "To:" in present:
         cut = _lotus_header(text, cut)
     if cut < len(text):
         quoted_parts.insert(0, text[cut:])

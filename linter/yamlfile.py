@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -105,10 +105,30 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+class Memory(Protocol):
+    """Somewhere to keep parsed documents between runs (see :mod:`linter.yamlcache`)."""
+
+    def recall(self, text: str) -> Any: ...  # the document parsed from ``text``, or None
+    def keep(self, text: str, value: Any) -> None: ...
+
+
+_memory: list[Memory] = []  # at most one
+
+
+def remember_with(memory: Memory | None) -> None:
+    """Have :func:`parse` look in ``memory`` first and keep what it parses there."""
+    _memory[:] = [memory] if memory is not None else []
+
+
 def parse(text: str, path: str) -> Any:
     """Parse one YAML document; raise :class:`ConfigError` naming ``path:line:col``."""
+    memory = _memory[0] if _memory else None
+    if memory is not None:
+        found = memory.recall(text)
+        if found is not None:
+            return found
     try:
-        return yaml.load(text, Loader=_Loader)
+        value = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
@@ -116,6 +136,9 @@ def parse(text: str, path: str) -> Any:
         raise ConfigError(path, f"invalid YAML: {problem}", where) from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, f"invalid YAML: {exc}") from None
+    if memory is not None:
+        memory.keep(text, value)
+    return value
 
 
 def read(path: str) -> Any:

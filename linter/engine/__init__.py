@@ -52,11 +52,14 @@ class Engine:
         }
         patterns: list[Pattern] = []
         self.ignored: set[tuple[str, int]] = set()  # false friends: they mask, never count
+        self.weights: dict[tuple[str, int], float] = {}  # what a term counts towards `min`
         for name in sorted({n for rule in self.rules for n in rule.lexicons}):
             for index, term in enumerate(lexicons[name].terms):
                 patterns.append(Pattern(f"lexicon:{name}", index, term_pattern(term.all_forms())))
                 if term.ignore:
                     self.ignored.add((f"lexicon:{name}", index))
+                if term.weight != 1:
+                    self.weights[(f"lexicon:{name}", index)] = term.weight
         for rule in self.rules:
             patterns.extend(rule.patterns)
         self.mentionable: list[Contact] = []
@@ -112,6 +115,8 @@ class Engine:
         if self.by_kind["contact"] and item.kind != "contact":
             self.seen_clients.update(context.client_keys)
         for rule in self.by_kind.get(item.kind, ()):
+            if not context.may_fire(rule):
+                continue  # it needs words the item does not have
             results: dict[str, list[Evidence] | None] = {}
 
             def truth(name: str, rule: Rule = rule, results: dict = results) -> bool:  # type: ignore[type-arg]

@@ -29,10 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import icalendar
-import recurring_ical_events
-import x_wr_timezone
-
 from linter.model import Event, Participant, Problem, event_id
 from linter.sources import Output, Window
 
@@ -108,6 +104,12 @@ class IcsSource:
             text = handle.read(block.end - block.start)
             parts.append(text if text.endswith(b"\n") else text + b"\r\n")
         parts.append(b"END:VCALENDAR\r\n")
+        # imported here, not above: they take a tenth of a second, which every run pays
+        # when the sources are registered, even one that reads only mail
+        import icalendar
+        import recurring_ical_events
+        import x_wr_timezone
+
         with warnings.catch_warnings():
             # icalendar warns about guessed vendor TZIDs; the result is right, the
             # warning would only be noise in the user's terminal

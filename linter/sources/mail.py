@@ -1,10 +1,11 @@
 """Turning raw RFC 5322 bytes into a :class:`~linter.model.Message`.
 
 Shared by the mbox, Maildir and ``.eml`` sources. Parsing is chosen for speed on real
-mail: the stdlib parser with the ``compat32`` policy builds the MIME tree about nine
-times faster than ``policy.default``, and only the handful of headers rules need are
-decoded (RFC 2047 encoded words, address lists), lazily, with the stdlib helpers the
-modern policy is built on.
+mail: :mod:`linter.sources.mime` reads the MIME structure with the ``compat32``
+policy's answers (the stdlib parser with ``policy.default`` is about nine times slower,
+and most messages need no parser at all beyond their header block), and only the
+handful of headers rules need are decoded (RFC 2047 encoded words, address lists), with
+the stdlib helpers the modern policy is built on.
 
 Body: ``multipart/alternative`` prefers ``text/plain`` and falls back to HTML converted
 to text; other text parts are joined; attached messages (``message/rfc822``) count as
@@ -20,12 +21,12 @@ A message that cannot be parsed at all never raises: :func:`parse_message` retur
 from __future__ import annotations
 
 import datetime as dt
-import email
 import email.header
 import email.utils
-from email.message import Message as MimeMessage
+import re
 
 from linter.model import Message, Participant, Problem, content_id
+from linter.sources import mime
 from linter.text import html_to_text, split_reply
 
 MAX_TEXT_PART = 2_000_000  # characters; a larger "text" part is a data dump, not prose
@@ -36,7 +37,7 @@ def parse_message(
     data: bytes, source: str, locator: str, folder: str | None = None
 ) -> Message | Problem:
     try:
-        return _to_message(_parse(data), data, source, locator, folder)
+        return _to_message(mime.parse(data), data, source, locator, folder)
     except Exception as exc:  # a broken message must not end the run
         return Problem(
             source,
@@ -45,51 +46,32 @@ def parse_message(
         )
 
 
-def _parse(data: bytes) -> MimeMessage:
-    """The MIME tree, parsing a single-part body without the line-by-line parser.
-
-    Most mail is one text part; the stdlib parser would feed its body through a Python
-    loop line by line only to keep it as one string. Headers are parsed as usual.
-    """
-    end = data.find(b"\n\n")
-    if end == -1 or b"\r\n\r\n" in data[: end + 1]:
-        return email.message_from_bytes(data)
-    head = email.message_from_bytes(data[: end + 1])
-    if head.get_content_maintype() in ("multipart", "message"):
-        return email.message_from_bytes(data)
-    head.set_payload(data[end + 2 :].decode("ascii", "surrogateescape"))
-    return head
-
-
 def _to_message(
-    mime: MimeMessage, data: bytes, source: str, locator: str, folder: str | None
+    part: mime.Part, data: bytes, source: str, locator: str, folder: str | None
 ) -> Message:
-    headers: dict[str, object] = {}
-    for name, value in mime.items():  # one pass; Message.get scans every header each time
-        headers.setdefault(name.lower(), value)
-    message_id = _clean_id(headers.get("message-id"))
-    in_reply_to = _clean_id(headers.get("in-reply-to"))
-    references = str(headers.get("references") or "").split()
+    message_id = _clean_id(part.get("message-id"))
+    in_reply_to = _clean_id(part.get("in-reply-to"))
+    references = (part.get("references") or "").split()
     thread = _clean_id(references[0]) if references else in_reply_to or message_id
     texts: list[str] = []
     quoted: list[str] = []
     attachments: list[str] = []
-    _collect(mime, texts, quoted, attachments)
+    _collect(part, texts, quoted, attachments)
     body, quoted_text = split_reply("\n\n".join(t for t in texts if t))
     if quoted:
         quoted_text = "\n\n".join([quoted_text, *quoted]).strip()
-    senders = _addresses(mime, "From", "from")
-    labels = decode_header(headers.get("x-gmail-labels"))
+    senders = _addresses(part, "from", "from")
+    labels = decode_header(part.get("x-gmail-labels"))
     return Message(
         source=source,
         locator=locator,
         id=message_id or content_id(data),
-        title=decode_header(headers.get("subject")),
+        title=decode_header(part.get("subject")),
         body=body,
         quoted=quoted_text,
-        start=parse_date(headers.get("date")),
+        start=parse_date(part.get("date")),
         sender=senders[0] if senders else None,
-        recipients=_addresses(mime, "To", "to") + _addresses(mime, "Cc", "cc"),
+        recipients=_addresses(part, "to", "to") + _addresses(part, "cc", "cc"),
         thread=thread,
         labels=tuple(label.strip() for label in labels.split(",") if label.strip()),
         folder=folder,
@@ -98,15 +80,10 @@ def _to_message(
     )
 
 
-def _collect(
-    part: MimeMessage, texts: list[str], quoted: list[str], attachments: list[str]
-) -> None:
-    content_type = part.get_content_type()
-    if part.is_multipart():
-        payload = part.get_payload()
-        if not isinstance(payload, list):
-            return
-        children = [child for child in payload if isinstance(child, MimeMessage)]
+def _collect(part: mime.Part, texts: list[str], quoted: list[str], attachments: list[str]) -> None:
+    children = part.children
+    if children is not None:
+        content_type = part.content_type
         if content_type == "multipart/alternative":
             chosen = _prefer_plain(children)
             if chosen is not None:
@@ -121,33 +98,32 @@ def _collect(
         for child in children:
             _collect(child, texts, quoted, attachments)
         return
-    filename = part.get_filename()
-    disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    filename = part.filename()
+    disposition = (part.get("content-disposition") or "").split(";")[0].strip().lower()
     if filename or disposition == "attachment":
         attachments.append(decode_header(filename) if filename else "(unnamed)")
         return
+    content_type = part.content_type
     if content_type == "text/plain":
         texts.append(decode_payload(part))
     elif content_type == "text/html":
         texts.append(html_to_text(decode_payload(part)))
 
 
-def _prefer_plain(children: list[MimeMessage]) -> MimeMessage | None:
+def _prefer_plain(children: list[mime.Part]) -> mime.Part | None:
     """The plain-text alternative when it has words, else HTML, else a nested part."""
-    by_type: dict[str, MimeMessage] = {}
+    by_type: dict[str, mime.Part] = {}
     for child in children:
-        by_type.setdefault("multipart" if child.is_multipart() else child.get_content_type(), child)
+        by_type.setdefault("multipart" if child.children is not None else child.content_type, child)
     plain = by_type.get("text/plain")
     if plain is not None and decode_payload(plain).strip():
         return plain
     return by_type.get("text/html") or by_type.get("multipart") or plain
 
 
-def decode_payload(part: MimeMessage) -> str:
-    raw = part.get_payload(decode=True)
-    if not isinstance(raw, bytes):
-        raw = str(part.get_payload() or "").encode("utf-8", "replace")
-    charset = part.get_content_charset() or "us-ascii"
+def decode_payload(part: mime.Part) -> str:
+    raw = part.payload()
+    charset = part.charset() or "us-ascii"
     text = _decode(raw[: MAX_TEXT_PART * 4], charset)
     return text[:MAX_TEXT_PART].replace("\r\n", "\n")
 
@@ -165,13 +141,11 @@ def _decode(raw: bytes, charset: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def decode_header(value: object) -> str:
+def decode_header(value: str | None) -> str:
     """A header value as readable text: encoded words decoded, folding removed."""
-    if value is None:
+    if not value:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
-    text = str(value)
+    text = value
     if "=?" in text:
         try:
             pieces = email.header.decode_header(text)
@@ -184,12 +158,14 @@ def decode_header(value: object) -> str:
     return " ".join(text.split())
 
 
-def _addresses(mime: MimeMessage, header: str, role: str) -> tuple[Participant, ...]:
-    values = mime.get_all(header) or []
-    if not values:
+_NEEDS_PARSER = re.compile(r'[<"(\\=:;]')
+
+
+def _addresses(part: mime.Part, header: str, role: str) -> tuple[Participant, ...]:
+    texts = part.get_all(header)
+    if not texts:
         return ()
-    texts = [str(v) for v in values]
-    if not any(c in text for text in texts for c in '<"(\\=:;'):
+    if not any(_NEEDS_PARSER.search(text) for text in texts):
         # plain comma-separated addresses (most real headers): no parser needed
         return tuple(
             Participant(address=a.strip().lower(), role=role)
@@ -206,11 +182,11 @@ def _addresses(mime: MimeMessage, header: str, role: str) -> tuple[Participant, 
     return tuple(found)
 
 
-def parse_date(value: object) -> dt.datetime | None:
+def parse_date(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:
-        moment = email.utils.parsedate_to_datetime(str(value))
+        moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
@@ -218,8 +194,8 @@ def parse_date(value: object) -> dt.datetime | None:
     return moment
 
 
-def _clean_id(value: object) -> str | None:
+def _clean_id(value: str | None) -> str | None:
     if not value:
         return None
-    text = "".join(str(value).split())
+    text = "".join(value.split())
     return text or None

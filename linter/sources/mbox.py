@@ -23,7 +23,6 @@ from linter.sources.mail import parse_message
 
 EXTENSIONS = (".mbox", ".mbx")
 _SEPARATOR = re.compile(rb"^From \S+\s+\S{3} \S{3}\s+\d{1,2} \d")
-_ESCAPED_FROM = re.compile(rb"(?m)^>(>*)From ")
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 
@@ -150,5 +149,26 @@ def _finish(line: int, parts: list[bytes], size: int) -> tuple[int, bytes | None
         return line, None, size
     data = b"".join(parts)
     if b">From " in data:
-        data = _ESCAPED_FROM.sub(rb"\1From ", data)
+        data = _unescape_from(data)
     return line, data, size
+
+
+def _unescape_from(data: bytes) -> bytes:
+    """``data`` with one ``>`` taken off each line that is ``>``s then ``From ``.
+
+    Found from the few ``>From `` occurrences rather than by a multi-line expression
+    tried at every position of the message.
+    """
+    pieces = []
+    copied = 0
+    found = data.find(b">From ")
+    while found != -1:
+        first = found  # the first ">" of the run that ends here
+        while first > 0 and data[first - 1] == 0x3E:  # ">"
+            first -= 1
+        if first == 0 or data[first - 1] == 0x0A:  # at a line start
+            pieces.append(data[copied:first])
+            copied = first + 1
+        found = data.find(b">From ", found + 1)
+    pieces.append(data[copied:])
+    return b"".join(pieces)

@@ -1,0 +1,128 @@
+"""Rules that cannot fire on an item, told apart before they are evaluated.
+
+Most rules need words: CL102 cannot fire on a message without a social term, however
+its participants look. The scanner's first pass (see :mod:`linter.engine.scanner`)
+already knows, for one item, which pattern groups cannot have a hit. A :class:`Gate`
+turns each rule's condition into what it needs of those groups, once per run, and then
+answers per item with a few set operations instead of evaluating the rule.
+
+What a rule needs is worked out soundly and conservatively:
+
+* ``lexicon`` and ``contains``/``all`` selections need a hit of one of their groups;
+  ``near`` needs a hit of both lexicons; ``mentions`` needs a client name (and the
+  ``near`` lexicon, when given). Every other kind of line needs nothing known here.
+* A selection needs what every one of its alternatives needs; an alternative, all its
+  lines' needs.
+* In the condition, ``and`` (``all of``) needs all its parts; ``or`` (``1 of``) one of
+  them; ``not`` nothing at all (a selection that cannot hold makes ``not`` true).
+
+So a rule is only skipped when its condition is false whatever its other selections
+say: the findings are the same as without the gate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from linter.engine.predicates import HitsPredicate, MentionPredicate, NearPredicate
+
+if TYPE_CHECKING:
+    from linter.engine.rules import Rule
+
+Clause = frozenset[str]  # at least one of these groups has a hit
+Needs = tuple[tuple[Clause, ...], ...]  # any of these lists of clauses, all of each list
+NOTHING: Needs = ((),)  # needs nothing: may always fire
+MAX_ALTERNATIVES = 64  # past this, a condition is taken to need nothing
+MAX_REMEMBERED = 4096  # sets of possible groups remembered, with the rules they block
+
+
+class Gate:
+    def __init__(self, rules: Iterable[Rule]):
+        self.needs: dict[str, Needs] = {}
+        for rule in rules:
+            needs = rule_needs(rule)
+            if needs != NOTHING:
+                self.needs[rule.id] = needs
+        # items come with few distinct sets of possible groups: each is worked out once
+        self._blocked: dict[frozenset[str], frozenset[str]] = {}
+
+    def blocked(self, possible: Collection[str]) -> frozenset[str]:
+        """The ids of the rules that cannot fire when only the groups in ``possible``
+        can have hits."""
+        key = frozenset(possible)
+        found = self._blocked.get(key)
+        if found is None:
+            if len(self._blocked) >= MAX_REMEMBERED:
+                self._blocked.clear()
+            found = self._blocked[key] = frozenset(
+                rule_id for rule_id, needs in self.needs.items() if not _met(needs, key)
+            )
+        return found
+
+    def may_fire(self, rule: Rule, possible: Collection[str]) -> bool:
+        """Whether ``rule`` can fire when only the groups in ``possible`` can have hits."""
+        return rule.id not in self.blocked(possible)
+
+
+def _met(needs: Needs, possible: frozenset[str]) -> bool:
+    return any(all(not clause.isdisjoint(possible) for clause in clauses) for clauses in needs)
+
+
+def rule_needs(rule: Rule) -> Needs:
+    return _node_needs(rule.condition, {n: selection_needs(s) for n, s in rule.selections.items()})
+
+
+def selection_needs(selection: Any) -> Needs:
+    alternatives: list[tuple[Clause, ...]] = []
+    for predicates in getattr(selection, "alternatives", ()):
+        clauses = tuple(c for predicate in predicates for c in _predicate_needs(predicate))
+        if not clauses:
+            return NOTHING
+        alternatives.append(clauses)
+    return tuple(alternatives) or NOTHING
+
+
+def _predicate_needs(predicate: Any) -> list[Clause]:
+    if isinstance(predicate, HitsPredicate):
+        return [frozenset(predicate.groups)]
+    if isinstance(predicate, NearPredicate):
+        return [frozenset((predicate.first,)), frozenset((predicate.second,))]
+    if isinstance(predicate, MentionPredicate):
+        near = getattr(predicate, "near", None)
+        return [frozenset(("contacts",))] + ([frozenset((near,))] if near else [])
+    return []
+
+
+def _node_needs(node: Any, selections: dict[str, Needs]) -> Needs:
+    op = getattr(node, "op", None)
+    children: Sequence[Any] = getattr(node, "children", ())
+    if op == "name":
+        return selections.get(node.name, NOTHING)
+    if op in ("and", "all"):
+        needs: Needs = NOTHING
+        for child in children:
+            needs = _both(needs, _node_needs(child, selections))
+        return needs
+    if op in ("or", "any"):
+        either: list[tuple[Clause, ...]] = []
+        for child in children:
+            child_needs = _node_needs(child, selections)
+            if child_needs == NOTHING:
+                return NOTHING
+            either.extend(child_needs)
+        return _bounded(tuple(either))
+    return NOTHING  # "not", and anything this module does not know
+
+
+def _both(left: Needs, right: Needs) -> Needs:
+    if left == NOTHING:
+        return right
+    if right == NOTHING:
+        return left
+    return _bounded(tuple(a + b for a, b in itertools.product(left, right)))
+
+
+def _bounded(needs: Needs) -> Needs:
+    return needs if len(needs) <= MAX_ALTERNATIVES else NOTHING

@@ -1,0 +1,217 @@
+"""The fast paths give the answers of the slow ones they replace.
+
+Each shortcut here (the header reader, the quoted-text markers found from their
+anchors, the scanner's first pass and windows, the rule gate, parsed YAML kept between
+runs) is checked against the straightforward way of getting the same answer.
+"""
+
+from __future__ import annotations
+
+import email
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from linter import packs, yamlfile
+from linter.contacts import Directory
+from linter.engine import Engine
+from linter.engine.gate import Gate, rule_needs
+from linter.engine.scanner import WINDOWED_BYTES, Scanner, _leftmost_longest, available_backends
+from linter.engine.separators import strip_separators, windows, without_separators
+from linter.sources import mime
+from linter.sources.mbox import _unescape_from
+from linter.text import split_reply
+from linter.yamlcache import ParsedDocuments
+
+from .conftest import ENRON
+
+needs_hyperscan = pytest.mark.skipif(
+    "hyperscan" not in available_backends(), reason="the first pass needs Hyperscan"
+)
+
+
+def _engine() -> Engine:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    return Engine(ruleset.rules, ruleset.lexicons, Directory())
+
+
+# -- headers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Subject: plain\nTo: a@x.example, b@x.example\n",
+        b"Subject:   folded\n  over two lines\nX-Empty:\nTo: a@x.example\n",
+        b" leading continuation\nSubject: s\n:no name\n continued\nTo: t@x.example\n",
+        b"Subject: caf\xe9 bytes\nFrom: \xc3\xa9@x.example\n",
+        b"Subject: s\nnot a header line\nTo: lost@x.example\n",
+    ],
+)
+def test_header_fields_split_as_the_stdlib_splits_them(head: bytes) -> None:
+    data = head + b"\nbody\n"
+    stdlib = email.message_from_bytes(head)
+    part = mime.parse(data)
+    assert part.fields == list(stdlib.raw_items())
+    for name in ("subject", "to", "from", "x-empty"):
+        assert part.get(name) == (None if stdlib.get(name) is None else str(stdlib.get(name)))
+
+
+def test_bodies_are_decoded_as_the_stdlib_decodes_them() -> None:
+    for encoding, body in (
+        ("base64", b"aGVsbG8gd29y\nbGQ=\n"),
+        ("quoted-printable", b"caf=E9=\nx\n"),
+    ):
+        data = b"Content-Transfer-Encoding: " + encoding.encode() + b"\n\n" + body
+        assert mime.parse(data).payload() == email.message_from_bytes(data).get_payload(decode=True)
+
+
+def test_odd_messages_go_through_the_stdlib_parser() -> None:
+    multipart = (
+        b'Content-Type: multipart/alternative; boundary="b"\n\n--b\n'
+        b"Content-Type: text/plain\n\nplain\n--b--\n"
+    )
+    part = mime.parse(multipart)
+    assert part.children is not None and part.children[0].payload() == b"plain"
+    crlf = mime.parse(b"Subject: s\r\n\r\nbody\r\n")
+    assert crlf.get("subject") == "s" and crlf.payload() == b"body\r\n"
+
+
+def test_from_escapes_are_undone_only_at_line_starts() -> None:
+    escaped = re.compile(rb"(?m)^>(>*)From ")
+    rng = random.Random(5)
+    pieces = [b">From ", b">>From ", b"From ", b"\n", b"x", b">"]
+    for _ in range(2000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        assert _unescape_from(data) == escaped.sub(rb"\1From ", data)
+
+
+# -- quoted text -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "new"),
+    [
+        ("-- \nsig\n\nhello\n-- \nmore", ""),  # a signature line opening the text
+        ("hi\n-- \nsig", "hi"),
+        ("Thanks!\n\nOn Tue, 3 Mar 2026 at 10:02, Dana\n<d@x.example> wrote:\n> old", "Thanks!"),
+        ("Fine.\nJane Doe\n10/23/2000 02:32 PM\nTo: Sam\nold text", "Fine."),
+        ("a > b is fine\n  > but this is quoted\nend", "a > b is fine\nend"),
+        ("See below\n-----Original Message-----\nFrom: x", "See below"),
+    ],
+)
+def test_markers_found_from_their_anchors(text: str, new: str) -> None:
+    assert split_reply(text)[0] == new
+
+
+# -- scanning ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "rewritten"),
+    [
+        (r"pay[\s\-]+you[\s\-]+in[\s\-]+pints", "payyouinpints"),
+        (r"(?:follow[\s\-]?up|catch[\s\-]?up)", "(?:followup|catchup)"),
+        (r"mates['’][\s\-]+rates", "mates['’]rates"),
+        (r"invoic\w*", r"invoic\w*"),
+        (r"a\sb", None),  # a separator the rewriting does not own
+        (r"x[\s\-]*|y", "x|y"),
+        (r"(?:[\s\-]+|a)", None),  # an alternative that would match nothing
+        (r"a.b", None),
+    ],
+)
+def test_separators_are_taken_out_only_when_that_is_safe(
+    expression: str, rewritten: str | None
+) -> None:
+    assert without_separators(expression) == rewritten
+
+
+def test_windows_hold_every_match() -> None:
+    data = ("word " * 400 + "pay  you\n\n in - pints " + "word " * 400).encode()
+    stripped, starts = strip_separators(data, 64)
+    found = stripped.find(b"payyouinpints")
+    ((start, end),) = windows([(found, found + 13)], starts, data, 64)
+    assert data[start:end].find(b"pay  you\n\n in - pints") != -1
+
+
+@needs_hyperscan
+def test_first_pass_and_windows_change_no_hit() -> None:
+    engine = _engine()
+    scanner = engine.scanner
+    terms = [
+        t.text
+        for lexicon in packs.load([packs.resolve("builtin", packs.data_dir())]).lexicons.values()
+        for t in lexicon.terms
+    ]
+    rng = random.Random(7)
+    separators = [" ", "  ", "\n", "\n\n", " - ", "-", "\t", "é ", " ’ "]
+    files = sorted(ENRON.glob("*/*.eml"))[:40] if ENRON.is_dir() else []
+    texts = [f.read_text("latin-1") for f in files]
+    for size in (300, 5000, WINDOWED_BYTES + 5000):
+        pieces: list[str] = []
+        while sum(map(len, pieces)) < size:
+            term = rng.choice(terms)
+            pieces.append("".join(w + rng.choice(separators) for w in term.split(" ")))
+            pieces.append(rng.choice(texts)[: rng.randint(0, 400)] if texts else "and so on ")
+        texts.append("".join(pieces))
+    for text in texts:
+        scan = scanner.prepare(text)
+        for group in scanner.groups:
+            whole = _leftmost_longest(scanner._impls[group].scan(scanner.prepare(text)))
+            assert scan.group(group) == whole, group
+
+
+@needs_hyperscan
+def test_the_gate_skips_only_rules_that_cannot_fire() -> None:
+    engine = _engine()
+    gate = Gate(engine.rules)
+    by_id = {rule.id: rule for rule in engine.rules}
+    assert gate.needs, "the default rules need words"
+    for rule_id, needs in gate.needs.items():
+        assert needs == rule_needs(by_id[rule_id])
+        groups = {group for clauses in needs for clause in clauses for group in clause}
+        assert not gate.may_fire(by_id[rule_id], set())
+        assert gate.may_fire(by_id[rule_id], groups)
+
+
+def test_equal_scanners_agree_with_and_without_first_pass() -> None:
+    engine = _engine()
+    plain = Scanner(engine.scanner.patterns, "re")
+    text = "Drinks on Friday? Also the invoice for the retainer, as a favour."
+    assert [h for h in plain.scan(text)] == engine.scanner.scan(text)
+
+
+# -- YAML kept between runs --------------------------------------------------------
+
+
+class _Store(dict[str, bytes]):
+    def put(self, key: str, data: bytes) -> None:
+        self[key] = data
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, yamlfile.LocatedDict) and isinstance(b, yamlfile.LocatedDict):
+        return (a.mark, a.key_marks, a.value_marks, list(a)) == (
+            b.mark,
+            b.key_marks,
+            b.value_marks,
+            list(b),
+        ) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, yamlfile.LocatedList) and isinstance(b, yamlfile.LocatedList):
+        return (a.mark, a.item_marks) == (b.mark, b.item_marks) and all(map(_same, a, b))
+    return type(a) is type(b) and a == b
+
+
+def test_parsed_yaml_comes_back_as_parsed() -> None:
+    memory = ParsedDocuments(_Store())
+    texts = [p.read_text("utf-8") for p in sorted(Path(packs.data_dir(), "rules").rglob("*.yaml"))]
+    texts.append("a: 2026-03-01\nb: 2026-03-01T10:00:00+01:00\nc: [1, 2.5, yes, ~, {}]\n")
+    for text in texts:
+        parsed = yamlfile.parse(text, "x.yaml")
+        memory.keep(text, parsed)
+        assert _same(memory.recall(text), parsed)
+    shared = "a: &x [1]\nb: *x\n"
+    memory.keep(shared, yamlfile.parse(shared, "x.yaml"))
+    assert memory.recall(shared) is None  # an alias is parsed every time
