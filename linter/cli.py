@@ -276,7 +276,19 @@ def _worker_setup(config_path: str | None) -> lintrun.Setup:
     except lintrun.SetupError as exc:
         _fail(list(exc.errors))
         raise  # unreachable: _fail exits
-    errors = worker.check_sources(setup.config)
+    errors: list[object] = list(worker.check_sources(setup.config))
+    if setup.config.digest is not None:
+        # a missing secret is a configuration error: say so now, not at 07:30
+        from linter.report import mailer
+
+        try:
+            mailer.transport_from_config(
+                setup.config.raw["digest"],
+                path=setup.config.path or "clientline.yaml",
+                base=setup.config.base,
+            )
+        except ConfigError as exc:
+            errors.append(exc)
     if not setup.config.sources:
         errors.append(f"{config_path}: `sources:` lists nothing to scan")
     if errors:

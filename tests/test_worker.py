@@ -544,7 +544,7 @@ def test_a_day_with_an_undelivered_digest_gets_no_second_one(
     assert ack_count(text, fingerprint("CL102", "<m4@acme.example>")) == 1
 
 
-def test_a_missing_password_variable_fails_the_send_not_the_run(
+def test_a_missing_password_variable_is_a_configuration_error(
     office: Practice, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CLIENTLINE_TEST_UNSET_PASSWORD", raising=False)
@@ -556,15 +556,12 @@ def test_a_missing_password_variable_fails_the_send_not_the_run(
         )
     )
     result = run_cli("run", "--config", str(office.config))
-    assert result.exit_code == 1  # the findings decide, as without a digest
-    [line] = [x for x in result.output.splitlines() if x.startswith("digest")]
-    assert "not delivered" in line and "CLIENTLINE_TEST_UNSET_PASSWORD" in line
-    assert f"{office.config}:{line_of(office.config, 'password_env')}:" in line
-    with office.open_store() as store:
-        pending = store.pending_digest()
-        assert pending is not None and "CLIENTLINE_TEST_UNSET_PASSWORD" in pending.error
-    again = run_cli("run", "--config", str(office.config))
-    assert again.exit_code == 0 and "digest 1 not delivered" in again.output
+    assert result.exit_code == 2  # before anything is scanned or claimed
+    assert "CLIENTLINE_TEST_UNSET_PASSWORD" in result.output
+    assert f"{office.config}:{line_of(office.config, 'password_env')}:" in result.output
+    assert not office.state.exists()
+    monkeypatch.setenv("CLIENTLINE_TEST_UNSET_PASSWORD", "secret")
+    assert run_cli("run", "--config", str(office.config)).exit_code == 1
 
 
 # -- review: preview, ack, findings --------------------------------------------------
