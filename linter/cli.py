@@ -296,16 +296,24 @@ def _worker_setup(config_path: str | None) -> lintrun.Setup:
     return setup
 
 
-def _open_store(config_path: str | None, create: bool = False) -> store_module.Store:
+def _open_store(config_path: str | None) -> store_module.Store:
     from linter import config as config_module
 
     config_path = config_path or config_module.discover()
     try:
         config = config_module.load(config_path) if config_path else config_module.defaults()
-        return store_module.Store(config.state, create=create)
+        return store_module.Store(config.state, create=False)
     except (ConfigError, store_module.StoreError) as exc:
         _fail([exc])
         raise  # unreachable
+
+
+def _store_of(setup: lintrun.Setup) -> store_module.Store:
+    try:
+        return store_module.Store(setup.config.state)
+    except store_module.StoreError as exc:
+        _fail([exc])
+        raise  # unreachable: _fail exits
 
 
 @main.command("run")
@@ -364,7 +372,7 @@ def digest(config_path: str | None, preview: str | None, send: bool) -> None:
         raise click.UsageError("give --preview FILE or --send")
     setup = _worker_setup(config_path)
     if preview:
-        with _open_store(setup.config.path, create=True) as store:
+        with _store_of(setup) as store:
             rendered = worker.preview(setup, store)
         target = Path(preview)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -372,7 +380,7 @@ def digest(config_path: str | None, preview: str | None, send: bool) -> None:
         target.with_suffix(".txt").write_text(rendered.text, encoding="utf-8")
         click.echo(f"{rendered.subject}\nwrote {target} and {target.with_suffix('.txt')}")
     if send:
-        with worker.locked(setup.config.state), _open_store(setup.config.path, True) as store:
+        with worker.locked(setup.config.state), _store_of(setup) as store:
             click.echo(worker.deliver(setup, store, force=True))
 
 

@@ -4,7 +4,9 @@ Tables (schema version in ``PRAGMA user_version``; each migration runs in its ow
 transaction and is never edited once released):
 
 ``cursors``
-    per source, where the last scan stopped (file signatures, sync tokens).
+    per source, where the last scan stopped (the day a calendar was read, sync tokens).
+``units``
+    per source, each file's size, modification time and inode when it was last read.
 ``items``
     per source and item id, a hash of the item's content, so an unchanged item is not
     linted again, and the unit (file) it came from, to notice deletions.
@@ -333,10 +335,6 @@ class Store:
             "DELETE FROM items WHERE source = ? AND id = ?", [(source, i) for i in ids]
         )
 
-    def units(self, source: str) -> set[str]:
-        rows = self.db.execute("SELECT DISTINCT unit FROM items WHERE source = ?", (source,))
-        return {str(r[0]) for r in rows}
-
     def next_scan(self) -> int:
         row = self.db.execute("SELECT coalesce(max(scan), 0) + 1 FROM items").fetchone()
         return int(row[0])
@@ -423,8 +421,7 @@ class Store:
         prefix = prefix.strip().lower()
         if not _FINGERPRINT_PREFIX.match(prefix):
             raise StoreError(
-                f"{prefix!r} is not a finding id (hex digits, as `clientline findings` "
-                "shows them)"
+                f"{prefix!r} is not a finding id (hex digits, as `clientline findings` shows them)"
             )
         matches = self.db.execute(
             "SELECT * FROM findings WHERE substr(fingerprint, 1, ?) = ?", (len(prefix), prefix)
@@ -472,8 +469,7 @@ class Store:
         if client:
             query += " AND lower(client) LIKE '%' || lower(?) || '%'"
             args.append(client)
-        query += " ORDER BY first_seen, fingerprint"
-        return [StoredFinding.from_row(r) for r in self.db.execute(query, args)]
+        return self._select(query + " ORDER BY first_seen, fingerprint", args)
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, count(*) FROM findings GROUP BY status")
@@ -544,23 +540,25 @@ class Store:
 
     def digest_findings(self, digest_id: int) -> tuple[list[StoredFinding], list[StoredFinding]]:
         """(new in this digest, still open from earlier ones), for rendering."""
-        new = [
-            StoredFinding.from_row(r)
-            for r in self.db.execute(
-                "SELECT * FROM findings WHERE digest = ? AND status = 'open' "
-                "ORDER BY client, first_seen",
-                (digest_id,),
-            )
-        ]
-        still = [
-            StoredFinding.from_row(r)
-            for r in self.db.execute(
-                "SELECT * FROM findings WHERE status = 'open' AND digest < ? "
-                "ORDER BY client, first_seen",
-                (digest_id,),
-            )
-        ]
+        order = " ORDER BY client, first_seen"
+        new = self._select(
+            "SELECT * FROM findings WHERE digest = ? AND status = 'open'" + order, (digest_id,)
+        )
+        still = self._select(
+            "SELECT * FROM findings WHERE status = 'open' AND digest < ?" + order, (digest_id,)
+        )
         return new, still
+
+    def next_digest_findings(self) -> tuple[list[StoredFinding], list[StoredFinding]]:
+        """What the next digest would say: (never reported, reported and still open)."""
+        open_findings = self.findings("open")
+        return (
+            [f for f in open_findings if f.digest is None],
+            [f for f in open_findings if f.digest is not None],
+        )
+
+    def _select(self, query: str, args: Sequence[Any]) -> list[StoredFinding]:
+        return [StoredFinding.from_row(row) for row in self.db.execute(query, args)]
 
     def mark_digest(
         self, digest_id: int, sent: bool, error: str = "", skipped: bool = False

@@ -7,14 +7,14 @@ Incremental, in proportion to what changed:
 
 * each configured source is split into units (:func:`linter.sources.units`: a file, or
   one message of a Maildir); a unit whose size and modification time are those stored
-  in the source's cursor is not read at all;
+  for the source is not read at all;
 * a unit that changed is read, and each item's content hash is compared with the one
   stored: only new or changed items go through the rules;
 * items that were in a re-read unit and are gone now are deleted: their findings
   resolve. Calendar occurrences that merely passed out of the window are kept.
 * calendars are read again when the day changes, since the window moves with it.
 
-Crash safety: every unit is one transaction (its items, findings and the cursor entry
+Crash safety: every unit is one transaction (its items, findings and the signature
 that says it was read), so a run killed at any instant, SIGKILL included, leaves the
 state as it was before that unit, and the next run reads it again. Findings are keyed
 by fingerprint, so nothing is counted twice.
@@ -49,7 +49,6 @@ from typing import Any
 from linter import contacts as contacts_module
 from linter import lintrun, packs, sources
 from linter.config import Config
-from linter.engine import Engine
 from linter.model import Event, Item, Problem, Severity
 from linter.report import digest as digest_module
 from linter.report import mailer
@@ -199,10 +198,10 @@ def _scan_source(
             continue
         # the unit's items, findings and signature commit together, or not at all
         with store.transaction():
-            _lint_unit(setup.engine, store, name, unit, read(), scan_number, setup, report)
+            _lint_unit(store, name, unit, read(), scan_number, setup, report)
             store.set_unit(name, unit, signature)
         report.units_read += 1
-    gone_units = (set(signatures) | store.units(name)) - present
+    gone_units = set(signatures) - present  # items and signature commit together
     with store.transaction():
         for unit in gone_units:
             for item_id in store.missing_items(name, unit, scan_number, None):
@@ -213,7 +212,6 @@ def _scan_source(
 
 
 def _lint_unit(
-    engine: Engine,
     store: Store,
     name: str,
     unit: str,
@@ -233,7 +231,7 @@ def _lint_unit(
         if previous == content:
             continue
         report.linted += 1
-        findings = list(engine.check(output))
+        findings = list(setup.engine.check(output))
         private = isinstance(output, Event) and output.private
         new, resolved = store.record(name, output.id, findings, private)
         report.new += new
@@ -253,7 +251,6 @@ def _scan_directory(setup: lintrun.Setup, store: Store, scan_number: int) -> Sou
     with store.transaction():
         records = list(contacts_module.records(engine.directory))
         _lint_unit(
-            engine,
             store,
             DIRECTORY_SOURCE,
             engine.directory.source,
@@ -346,11 +343,8 @@ def deliver(
     if pending is None and day is None and not force:
         return f"digest not due (daily at {config.digest.at:%H:%M} {config.timezone})"
     if preview:
-        new = store.findings("open")
-        fresh = [f for f in new if f.digest is None]
-        return (
-            f"would send a digest with {len(fresh)} new and {len(new) - len(fresh)} open findings"
-        )
+        new, still = store.next_digest_findings()
+        return f"would send a digest with {len(new)} new and {len(still)} open findings"
     outcome = []
     while pending is not None:  # oldest first; stop at the first that still fails
         if store.pending_digest_after(pending.id) is None:
@@ -401,10 +395,7 @@ def preview(
 ) -> digest_module.RenderedDigest:
     """The next digest, without claiming or sending anything."""
     now = now or dt.datetime.now(setup.config.tz)
-    open_findings = store.findings("open")
-    new = [f for f in open_findings if f.digest is None]
-    still = [f for f in open_findings if f.digest is not None]
-    return render(setup, store, new, still, now)
+    return render(setup, store, *store.next_digest_findings(), now)
 
 
 def _send(
