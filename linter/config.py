@@ -235,9 +235,7 @@ def _worker(config: Config, data: LocatedDict, where: str) -> None:
     state = data.get("state")
     if state is not None and not isinstance(state, str):
         raise ConfigError(where, "`state` must be a file path", data.value_mark("state"))
-    config.state = (
-        str(config.base / Path(state).expanduser()) if state else default_state_path()
-    )
+    config.state = str(config.base / Path(state).expanduser()) if state else default_state_path()
     raw_sources = data.get("sources") or []
     if not isinstance(raw_sources, list):
         raise ConfigError(where, "`sources` must be a list", data.value_mark("sources"))
@@ -254,7 +252,8 @@ def _worker(config: Config, data: LocatedDict, where: str) -> None:
         if path is not None and not isinstance(path, str):
             raise ConfigError(where, "`path` must be text", entry.value_mark("path"))
         resolved = str(config.base / Path(path).expanduser()) if path else ""
-        name = str(entry.get("name") or path or kind)
+        account = entry.get("account")
+        name = str(entry.get("name") or path or (f"{kind}-{account}" if account else kind))
         if name in names:
             raise ConfigError(
                 where,
@@ -290,9 +289,7 @@ def _worker(config: Config, data: LocatedDict, where: str) -> None:
 
 
 def _digest(entry: LocatedDict, config: Config, where: str) -> DigestSettings:
-    if "password" in entry or (
-        isinstance(entry.get("smtp"), dict) and "password" in entry["smtp"]
-    ):
+    if "password" in entry or (isinstance(entry.get("smtp"), dict) and "password" in entry["smtp"]):
         raw = entry.get("smtp")
         mark = raw.key_mark("password") if isinstance(raw, LocatedDict) else entry.mark
         raise ConfigError(

@@ -130,6 +130,7 @@ class Event(Item):
     recurrence_id: str | None = None
     status: str | None = None
     private: bool = False
+    conference: str | None = None  # a video-call link, where the calendar has one
 
 
 @dataclass(kw_only=True, slots=True)

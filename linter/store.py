@@ -289,6 +289,28 @@ class Store:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def known_items(self, source: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` this source already stores."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite bounds the parameters of a query
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                str(row[0])
+                for row in self.db.execute(
+                    f"SELECT id FROM items WHERE source = ? AND id IN ({marks})",
+                    [source, *chunk],
+                )
+            )
+        return found
+
+    def touch_items(self, source: str, ids: Iterable[str], scan: int) -> None:
+        """Mark stored items as seen in ``scan`` without reading them again."""
+        self.db.executemany(
+            "UPDATE items SET scan = ? WHERE source = ? AND id = ?",
+            [(scan, source, item_id) for item_id in ids],
+        )
+
     def touch_item(
         self,
         source: str,

@@ -40,7 +40,7 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +49,12 @@ from typing import Any
 from linter import contacts as contacts_module
 from linter import lintrun, packs, sources
 from linter.config import Config
+from linter.google.auth import AuthError
 from linter.model import Event, Item, Problem, Severity
 from linter.report import digest as digest_module
 from linter.report import mailer
 from linter.store import Store, StoredFinding
-from linter.yamlfile import ConfigError
+from linter.yamlfile import ConfigError, suggest
 
 log = logging.getLogger("clientline")
 DIRECTORY_SOURCE = "contacts"
@@ -71,6 +72,9 @@ class SourceReport:
     resolved: int = 0
     problems: list[Problem] = field(default_factory=list)
     error: str = ""
+    auth_failed: bool = False  # the account's token was refused: a configuration error
+    requests: int = 0  # HTTP requests an account source made
+    quota_units: int = 0
 
 
 @dataclass
@@ -162,10 +166,23 @@ def scan(setup: lintrun.Setup, store: Store, now: dt.datetime | None = None) -> 
     reports = []
     scan_number = store.next_scan()
     day = (now or dt.datetime.now(setup.config.tz)).astimezone(setup.config.tz).date()
+    accounts = sources.accounts()
     for spec in setup.config.sources:
         report = SourceReport(spec.name)
         try:
-            _scan_source(setup, store, spec.name, spec.type, spec.path, scan_number, day, report)
+            if spec.type in accounts:
+                account = accounts[spec.type](
+                    spec.name, spec.options, setup.window, setup.config.base, now
+                )
+                sync_account(setup, store, spec.name, account, scan_number, report)
+            else:
+                _scan_source(
+                    setup, store, spec.name, spec.type, spec.path, scan_number, day, report
+                )
+        except AuthError as exc:
+            report.error = _one_line(exc)
+            report.auth_failed = True
+            log.warning("source=%s error=%r", spec.name, report.error)
         except Exception as exc:  # one broken source must not stop the others
             report.error = _one_line(exc)
             log.warning("source=%s error=%r", spec.name, report.error)
@@ -211,6 +228,43 @@ def _scan_source(
         store.set_cursor(name, json.dumps({"day": day.isoformat()}))
 
 
+def sync_account(
+    setup: lintrun.Setup,
+    store: Store,
+    name: str,
+    account: sources.AccountSource,
+    scan_number: int,
+    report: SourceReport,
+) -> None:
+    """Sync an account source; every batch (its items, deletions and the cursor that
+    follows them) is one transaction, so the cursor never runs ahead of what is stored."""
+
+    def known(ids: Sequence[str]) -> set[str]:
+        return store.known_items(name, ids)
+
+    for batch in account.sync(store.cursor(name), known):
+        with store.transaction():
+            if batch.seen:
+                store.touch_items(name, batch.seen, scan_number)
+            _lint_items(store, name, batch.unit, batch.items, scan_number, setup, report)
+            for item_id in batch.deleted:
+                report.resolved += store.resolve_item(name, item_id, "the item was deleted")
+                store.forget_items(name, [item_id])
+            if batch.complete:
+                for item_id in store.missing_items(
+                    name, batch.unit, scan_number, batch.keep_before
+                ):
+                    report.resolved += store.resolve_item(name, item_id, "the item was deleted")
+                    store.forget_items(name, [item_id])
+            if batch.cursor is not None:
+                store.set_cursor(name, batch.cursor)
+        report.units_read += 1
+    usage = getattr(getattr(account, "client", None), "usage", None)
+    if usage is not None:
+        report.requests = usage.requests
+        report.quota_units = usage.units
+
+
 def _lint_unit(
     store: Store,
     name: str,
@@ -220,6 +274,23 @@ def _lint_unit(
     setup: lintrun.Setup,
     report: SourceReport,
 ) -> None:
+    _lint_items(store, name, unit, outputs, scan_number, setup, report)
+    keep_before = setup.window.since
+    for item_id in store.missing_items(name, unit, scan_number, keep_before):
+        report.resolved += store.resolve_item(name, item_id, "the item was deleted")
+        store.forget_items(name, [item_id])
+
+
+def _lint_items(
+    store: Store,
+    name: str,
+    unit: str,
+    outputs: Iterable[Item | Problem],
+    scan_number: int,
+    setup: lintrun.Setup,
+    report: SourceReport,
+) -> None:
+    """Store each item; lint only those whose content changed."""
     for output in outputs:
         if isinstance(output, Problem):
             report.problems.append(output)
@@ -236,10 +307,6 @@ def _lint_unit(
         new, resolved = store.record(name, output.id, findings, private)
         report.new += new
         report.resolved += resolved
-    keep_before = setup.window.since
-    for item_id in store.missing_items(name, unit, scan_number, keep_before):
-        report.resolved += store.resolve_item(name, item_id, "the item was deleted")
-        store.forget_items(name, [item_id])
 
 
 def _scan_directory(setup: lintrun.Setup, store: Store, scan_number: int) -> SourceReport:
@@ -282,6 +349,9 @@ def content_hash(item: Item) -> str:
         getattr(item, "status", None),
         repr(contact) if contact else "",
     ]
+    conference = getattr(item, "conference", None)
+    if conference:  # appended only when present, so stored hashes of other items hold
+        parts.append(conference)
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
 
 
@@ -462,14 +532,28 @@ def _entry(
 
 def check_sources(config: Config) -> list[str]:
     """Configuration errors in ``sources:`` that only the source registry can see."""
-    known = sources.registry()
+    files = sources.registry()
+    accounts = sources.accounts()
     where = config.path or "clientline.yaml"
     errors = []
     for spec in config.sources:
-        if spec.type not in known:
+        if spec.type in accounts:
+            allowed: tuple[str, ...] = getattr(accounts[spec.type], "options_known", ())
+            for key in spec.options if allowed else ():
+                if key not in allowed:
+                    hint = suggest(key, allowed)
+                    errors.append(
+                        f"{where}:{spec.line}: unknown option `{key}` for a {spec.type} source"
+                        + (f"; {hint}" if hint else "")
+                    )
+            if spec.path:
+                errors.append(
+                    f"{where}:{spec.line}: a {spec.type} source reads an account, not a `path`"
+                )
+        elif spec.type not in files:
+            installed = ", ".join(sorted([*files, *accounts]))
             errors.append(
-                f"{where}:{spec.line}: unknown source type `{spec.type}` "
-                f"(installed: {', '.join(sorted(known))})"
+                f"{where}:{spec.line}: unknown source type `{spec.type}` (installed: {installed})"
             )
         elif not spec.path:
             errors.append(f"{where}:{spec.line}: source `{spec.name}` needs a `path`")

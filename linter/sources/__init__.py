@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from linter.model import Item, Problem
@@ -81,20 +81,87 @@ class Source(Protocol):
         ...
 
 
+@dataclass
+class Batch:
+    """One step of an account sync; the worker stores each in one transaction.
+
+    ``items`` are new or changed; ``seen`` are ids the source confirmed are still there
+    without downloading them again; ``deleted`` are ids that are gone. ``complete``
+    says a full listing of ``unit`` (a calendar, a mailbox) ended here, so a stored item
+    of that unit that was not seen in it is gone too. ``cursor`` is stored with the
+    batch, never before it: a sync killed at any point resumes from the last cursor
+    whose items are safely stored.
+    """
+
+    unit: str
+    items: list[Output] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    complete: bool = False
+    keep_before: dt.datetime | None = None  # with complete: events before this only left the window
+    cursor: str | None = None
+
+
+Known = Callable[[Sequence[str]], set[str]]
+
+
+@runtime_checkable
+class AccountSource(Protocol):
+    """A source that syncs an account through an API, incrementally (``gcal``, ``gmail``).
+
+    It is configured by its entry in ``sources:`` (``options``) rather than a path, and
+    :meth:`sync` resumes from the cursor it returned last time. ``known`` tells it which
+    item ids the worker already stores, so nothing is downloaded twice.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        window: Window,
+        base: Path | None = None,
+        now: dt.datetime | None = None,
+    ) -> None: ...
+
+    def sync(self, cursor: str | None, known: Known) -> Iterator[Batch]: ...
+
+
 @cache
-def registry() -> dict[str, type[Source]]:
-    """Every installed source, built-in or third-party, by its entry point name."""
-    found: dict[str, type[Source]] = {}
+def _installed() -> dict[str, Any]:
+    found: dict[str, Any] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found[entry.name] = entry.load()
     if not found:  # running from a source tree that was never installed
         from linter.sources.eml import EmlSource
+        from linter.sources.gcal import GcalSource
+        from linter.sources.gmail import GmailSource
         from linter.sources.ics import IcsSource
         from linter.sources.maildir import MaildirSource
         from linter.sources.mbox import MboxSource
 
-        found = {"ics": IcsSource, "mbox": MboxSource, "maildir": MaildirSource, "eml": EmlSource}
+        found = {
+            "ics": IcsSource,
+            "mbox": MboxSource,
+            "maildir": MaildirSource,
+            "eml": EmlSource,
+            "gcal": GcalSource,
+            "gmail": GmailSource,
+        }
     return found
+
+
+@cache
+def registry() -> dict[str, type[Source]]:
+    """Every installed file source, built-in or third-party, by its entry point name."""
+    return {name: cls for name, cls in _installed().items() if not hasattr(cls, "sync")}
+
+
+@cache
+def accounts() -> dict[str, type[AccountSource]]:
+    """Every installed account source (one with a ``sync`` method), by name."""
+    return {name: cls for name, cls in _installed().items() if hasattr(cls, "sync")}
 
 
 def source_for(path: Path, sources: Iterable[type[Source]] | None = None) -> type[Source] | None:

@@ -24,6 +24,7 @@ import datetime as dt
 import email.header
 import email.utils
 import re
+from collections.abc import Callable
 
 from linter.model import Message, Participant, Problem, content_id
 from linter.sources import mime
@@ -37,7 +38,7 @@ def parse_message(
     data: bytes, source: str, locator: str, folder: str | None = None
 ) -> Message | Problem:
     try:
-        return _to_message(mime.parse(data), data, source, locator, folder)
+        return to_message(mime.parse(data), source, locator, folder, lambda: content_id(data))
     except Exception as exc:  # a broken message must not end the run
         return Problem(
             source,
@@ -46,9 +47,15 @@ def parse_message(
         )
 
 
-def _to_message(
-    part: mime.Part, data: bytes, source: str, locator: str, folder: str | None
+def to_message(
+    part: mime.Part,
+    source: str,
+    locator: str,
+    folder: str | None,
+    fallback_id: Callable[[], str],
 ) -> Message:
+    """The message a MIME structure describes; ``fallback_id`` names one without a
+    Message-ID (called only then, since hashing a large message costs time)."""
     message_id = _clean_id(part.get("message-id"))
     in_reply_to = _clean_id(part.get("in-reply-to"))
     references = (part.get("references") or "").split()
@@ -65,7 +72,7 @@ def _to_message(
     return Message(
         source=source,
         locator=locator,
-        id=message_id or content_id(data),
+        id=message_id or fallback_id(),
         title=decode_header(part.get("subject")),
         body=body,
         quoted=quoted_text,

@@ -1,0 +1,354 @@
+"""Gmail, read incrementally through the Gmail API.
+
+::
+
+    sources:
+      - type: gmail
+        name: mail
+        account: sam@studio.example          # the token `clientline auth google` stored
+        query: "newer_than:90d -in:chats -category:promotions"   # the default
+        labels: [INBOX]                      # optional: only messages with all of these
+        max_message_bytes: 10000000          # larger messages are reported and skipped
+        quota_per_minute: 6000               # Gmail quota units per minute, this account
+
+The first sync lists the ids that match ``query`` (``messages.list``, 500 to a page),
+then fetches the messages the worker does not store yet with ``messages.get`` in batches
+of 50 (``format=full`` with ``fields=``: text parts come inline, attachments stay on
+the server, only their names are read). Later runs ask ``history.list`` what was added
+or deleted since the stored ``historyId`` and fetch only the new messages; a deleted
+message resolves its findings. Google answers 404 when that history has expired: the
+source lists again, and downloads only what it does not already have.
+
+What ``query`` says about labels (``-in:chats``, ``-category:promotions``, ``-label:X``)
+also filters messages that history reports as added, as does ``labels``; Gmail's spam
+and trash are never read. Other query terms (``from:``, ``newer_than:`` ...) shape the
+first listing; a new message always passes ``newer_than:``.
+
+Costs, in Gmail quota units: 5 per page of 500 ids, 5 per message, 2 per history
+page, 1 for the profile and 1 for the label names; the first sync of a mailbox costs
+just over 5 units per message.
+
+A message the API returns without a payload, with an unreadable body, or larger than
+``max_message_bytes`` is reported by its id and skipped; the run goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import json
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from linter.google import api
+from linter.google.auth import GMAIL_READONLY
+from linter.model import Message, Problem
+from linter.sources import Batch, Known, Output, Window, mime
+from linter.sources.mail import to_message
+
+DEFAULT_QUERY = "newer_than:90d -in:chats -category:promotions"
+MAX_MESSAGE_BYTES = 10_000_000
+LIST_PAGE = 500
+UNIT = "mailbox"
+GET_FIELDS = (
+    "id,threadId,labelIds,sizeEstimate,internalDate,"
+    "payload(mimeType,filename,headers,body(data,attachmentId,size),parts)"
+)
+LIST_FIELDS = "messages(id),nextPageToken"
+HISTORY_FIELDS = (
+    "history(messagesAdded(message(id,labelIds)),messagesDeleted(message(id))),"
+    "historyId,nextPageToken"
+)
+ALWAYS_EXCLUDED = frozenset({"SPAM", "TRASH"})
+# what `-in:` and `-category:` in a query mean as label ids
+QUERY_LABELS = {
+    "in:chats": "CHAT",
+    "in:chat": "CHAT",
+    "is:chat": "CHAT",
+    "in:drafts": "DRAFT",
+    "in:sent": "SENT",
+    "in:inbox": "INBOX",
+    "category:promotions": "CATEGORY_PROMOTIONS",
+    "category:social": "CATEGORY_SOCIAL",
+    "category:updates": "CATEGORY_UPDATES",
+    "category:forums": "CATEGORY_FORUMS",
+    "category:primary": "CATEGORY_PERSONAL",
+}
+OPTIONS = (
+    "account",
+    "credentials",
+    "subject",
+    "token",
+    "token_uri",
+    "query",
+    "labels",
+    "max_message_bytes",
+    "quota_per_minute",
+    "timeout",
+    "endpoint",
+)
+
+
+class GmailSource:
+    kind: ClassVar[str] = "gmail"
+    options_known: ClassVar[tuple[str, ...]] = OPTIONS
+
+    def __init__(
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        window: Window,
+        base: Path | None = None,
+        now: dt.datetime | None = None,
+    ) -> None:
+        self.name = name
+        self.options = options
+        self.window = window
+        self.base = base
+        self.query = str(options.get("query", DEFAULT_QUERY))
+        labels = options.get("labels") or []
+        self.labels = [str(label) for label in ([labels] if isinstance(labels, str) else labels)]
+        self.max_bytes = int(options.get("max_message_bytes", MAX_MESSAGE_BYTES))
+        self.excluded = ALWAYS_EXCLUDED | excluded_labels(self.query)
+        self.client: api.Client | None = None
+        self._label_names: dict[str, str] | None = None
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        return False  # an account, never a path
+
+    @property
+    def where(self) -> str:
+        return f"gmail:{self.name}"
+
+    def sync(self, cursor: str | None, known: Known) -> Iterator[Batch]:
+        client = self.client or api.connect("gmail", self.options, [GMAIL_READONLY], self.base)
+        self.client = client
+        state = _load(cursor)
+        same_question = state.get("query") == self.query and state.get("labels") == self.labels
+        if state.get("history") and same_question:
+            try:
+                yield from self._changes(client, str(state["history"]), known)
+                return
+            except api.ApiError as exc:
+                if exc.status != 404:
+                    raise
+                # the history is gone: list again (stored messages are not downloaded)
+        yield from self._full(client, known)
+
+    def _cursor(self, history: str) -> str:
+        return json.dumps({"history": history, "query": self.query, "labels": self.labels})
+
+    # ---- listing
+
+    def _full(self, client: api.Client, known: Known) -> Iterator[Batch]:
+        # the history id is read first, so whatever arrives while we list is in history
+        profile = client.execute(
+            client.service.users().getProfile(userId="me", fields="historyId"),
+            api.GMAIL_UNITS["profile"],
+        )
+        history = str(profile["historyId"])
+        page: str | None = None
+        while True:
+            response = client.execute(
+                client.service.users()
+                .messages()
+                .list(
+                    userId="me",
+                    q=self.query or None,
+                    labelIds=self.labels or None,
+                    maxResults=LIST_PAGE,
+                    pageToken=page,
+                    fields=LIST_FIELDS,
+                ),
+                api.GMAIL_UNITS["list"],
+            )
+            ids = [str(m["id"]) for m in response.get("messages") or () if m.get("id")]
+            have = known(ids)
+            if have:
+                yield Batch(UNIT, seen=sorted(have))
+            yield from self._fetch(client, [i for i in ids if i not in have])
+            page = response.get("nextPageToken")
+            if not page:
+                break
+        yield Batch(UNIT, cursor=self._cursor(history))
+
+    def _changes(self, client: api.Client, start: str, known: Known) -> Iterator[Batch]:
+        added: dict[str, None] = {}  # ordered, without duplicates
+        deleted: set[str] = set()
+        history = start
+        page: str | None = None
+        while True:
+            response = client.execute(
+                client.service.users()
+                .history()
+                .list(
+                    userId="me",
+                    startHistoryId=start,
+                    historyTypes=["messageAdded", "messageDeleted"],
+                    maxResults=LIST_PAGE,
+                    pageToken=page,
+                    fields=HISTORY_FIELDS,
+                ),
+                api.GMAIL_UNITS["history"],
+            )
+            for record in response.get("history") or ():
+                for entry in record.get("messagesAdded") or ():
+                    message = entry.get("message") or {}
+                    if message.get("id") and self._wanted(message.get("labelIds") or ()):
+                        added[str(message["id"])] = None
+                for entry in record.get("messagesDeleted") or ():
+                    message_id = (entry.get("message") or {}).get("id")
+                    if message_id:
+                        deleted.add(str(message_id))
+                        added.pop(str(message_id), None)
+            history = str(response.get("historyId") or history)
+            page = response.get("nextPageToken")
+            if not page:
+                break
+        fresh = list(added)
+        have = known(fresh)
+        yield from self._fetch(client, [i for i in fresh if i not in have])
+        yield Batch(UNIT, deleted=sorted(deleted), cursor=self._cursor(history))
+
+    def _wanted(self, label_ids: Sequence[str]) -> bool:
+        labels = set(label_ids)
+        return not labels & self.excluded and all(label in labels for label in self.labels)
+
+    def _fetch(self, client: api.Client, ids: Sequence[str]) -> Iterator[Batch]:
+        users = client.service.users()
+        for start in range(0, len(ids), api.MAX_BATCH):
+            chunk = ids[start : start + api.MAX_BATCH]
+            calls = [
+                (i, users.messages().get(userId="me", id=i, format="full", fields=GET_FIELDS))
+                for i in chunk
+            ]
+            outputs: list[Output] = []
+            for message_id, response, failure in client.batch(calls, api.GMAIL_UNITS["get"]):
+                if failure is not None:
+                    if failure.status == 404:
+                        continue  # deleted between listing and fetching
+                    outputs.append(
+                        Problem(self.where, f"message {message_id}: {failure.message}; skipped")
+                    )
+                    continue
+                outputs.append(self._message(message_id, response, client))
+            yield Batch(UNIT, items=outputs)
+
+    # ---- mapping
+
+    def _message(self, message_id: str, resource: Any, client: api.Client) -> Output:
+        try:
+            payload = resource.get("payload") if isinstance(resource, Mapping) else None
+            if not isinstance(payload, Mapping):
+                raise ValueError("no payload")
+            size = int(resource.get("sizeEstimate") or 0)
+            if size > self.max_bytes:
+                return Problem(
+                    self.where,
+                    f"message {message_id}: {size / 1_000_000:.1f} MB is over "
+                    f"max_message_bytes ({self.max_bytes:,}); skipped",
+                )
+            part = payload_part(payload)
+            message = to_message(part, self.where, message_id, None, lambda: message_id)
+        except Exception as exc:  # one odd message must not end the sync
+            return Problem(
+                self.where,
+                f"message {message_id}: unreadable ({type(exc).__name__}: {exc}); skipped",
+            )
+        return _with_gmail_identity(message, resource, self._names(client))
+
+    def _names(self, client: api.Client) -> dict[str, str]:
+        """Label ids to names, asked once per sync and only when a message needs them."""
+        if self._label_names is None:
+            try:
+                response = client.execute(
+                    client.service.users().labels().list(userId="me", fields="labels(id,name)"),
+                    api.GMAIL_UNITS["labels"],
+                )
+                self._label_names = {
+                    str(label["id"]): str(label.get("name") or label["id"])
+                    for label in response.get("labels") or ()
+                }
+            except api.ApiError:
+                self._label_names = {}  # label names are a nicety: ids will do
+        return self._label_names
+
+
+def payload_part(payload: Mapping[str, Any]) -> mime.Part:
+    """A Gmail ``format=full`` payload as the MIME part our mail reader understands.
+
+    Gmail has already undone each part's transfer encoding (``body.data`` is the
+    content, base64url-encoded for JSON), so that header is dropped here.
+    """
+    fields = [
+        (str(header.get("name", "")), str(header.get("value", "")))
+        for header in payload.get("headers") or ()
+        if str(header.get("name", "")).lower() != "content-transfer-encoding"
+    ]
+    mime_type = str(payload.get("mimeType") or "text/plain")
+    if not any(name.lower() == "content-type" for name, _ in fields):
+        fields.append(("Content-Type", mime_type))
+    filename = payload.get("filename")
+    if filename and not any(name.lower() == "content-disposition" for name, _ in fields):
+        fields.append(("Content-Disposition", f"attachment; filename={json.dumps(filename)}"))
+    children = payload.get("parts")
+    if mime_type.startswith(("multipart/", "message/")) and isinstance(children, list):
+        return mime.Part(fields, children=[payload_part(child) for child in children])
+    body = payload.get("body") or {}
+    return mime.Part(fields, _b64url(str(body.get("data") or "")))
+
+
+def _b64url(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"body data is not base64url ({exc})") from None
+
+
+def _with_gmail_identity(
+    message: Message, resource: Mapping[str, Any], names: Mapping[str, str]
+) -> Message:
+    """Gmail's ids, labels and link; the Date header, else the time Gmail received it."""
+    start = message.start
+    if start is None and resource.get("internalDate"):
+        start = dt.datetime.fromtimestamp(int(resource["internalDate"]) / 1000, dt.UTC)
+    message_id = str(resource.get("id") or message.locator)
+    return dataclasses.replace(
+        message,
+        id=message_id,
+        thread=str(resource.get("threadId") or message.thread or "") or None,
+        labels=tuple(names.get(label, label) for label in resource.get("labelIds") or ()),
+        start=start,
+        link=f"https://mail.google.com/mail/u/0/#all/{message_id}",
+    )
+
+
+def excluded_labels(query: str) -> frozenset[str]:
+    """Label ids a query's negated ``in:``/``category:``/``label:`` terms leave out."""
+    try:
+        terms = shlex.split(query)
+    except ValueError:
+        terms = query.split()
+    found = set()
+    for term in terms:
+        if not term.startswith("-"):
+            continue
+        term = term[1:]
+        if term.lower() in QUERY_LABELS:
+            found.add(QUERY_LABELS[term.lower()])
+        elif term.lower().startswith("label:"):
+            found.add(term[6:])  # a label id; system ids are upper case, as Gmail gives them
+    return frozenset(found)
+
+
+def _load(cursor: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(cursor or "{}")
+    except ValueError:
+        return {}  # an unreadable cursor costs one listing, never a lost message
+    return value if isinstance(value, dict) else {}
