@@ -340,10 +340,15 @@ def run_command(config_path: str | None, dry_run: bool) -> None:
             f"{source.name}: {source.units_read} read, {source.units_skipped} unchanged, "
             f"{source.linted} items linted, {prefix} {source.new}, resolved {source.resolved}"
         )
+        if source.requests:
+            line += f"; {source.requests} HTTP requests"
+            line += f", {source.quota_units} quota units" if source.quota_units else ""
         if source.error:
             line += f"; FAILED: {source.error}"
         click.echo(line)
     click.echo(report.digest)
+    if any(source.auth_failed for source in report.sources):
+        sys.exit(EXIT_ERROR)  # a refused token needs the user: as a configuration error
     sys.exit(EXIT_FINDINGS if report.new else EXIT_CLEAN)
 
 
@@ -443,6 +448,45 @@ def init(folder: Path) -> None:
     for path in kept:
         click.echo(f"kept {path} (it exists)")
     click.echo("next: edit contacts.yaml and sources:, then `clientline doctor`")
+
+
+@main.group()
+def auth() -> None:
+    """Authorise clientline to read an account (Google)."""
+
+
+@auth.command("google")
+@click.option(
+    "--client-secrets",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OAuth client secrets of a Desktop app, from the Google Cloud console.",
+)
+@click.option("--account", default="default", show_default=True, help="Name to store it under.")
+@click.option("--send", is_flag=True, help="Also allow sending the digest through Gmail.")
+@click.option("--no-browser", is_flag=True, help="Print the address instead of opening it.")
+@click.option(
+    "--token",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Store the token in this file instead of the config folder.",
+)
+def auth_google(
+    client_secrets: Path, account: str, send: bool, no_browser: bool, token: Path | None
+) -> None:
+    """Let clientline read Google Calendar and Gmail (read-only) for one account."""
+    from linter.google import auth as google_auth
+
+    try:
+        path = google_auth.authorize(
+            client_secrets, account, send=send, token_file=token, open_browser=not no_browser
+        )
+    except google_auth.AuthError as exc:
+        _fail([exc])
+        return
+    granted = json.loads(path.read_text(encoding="utf-8")).get("scopes") or []
+    scopes = ", ".join(scope.rsplit("/", 1)[-1] for scope in granted)
+    click.echo(f"authorised account `{account}` ({scopes}); token stored in {path} (mode 0600)")
+    click.echo(f"next: add `account: {account}` to your gcal and gmail sources")
 
 
 @main.command()

@@ -8,8 +8,9 @@ address with ``--no-browser``), receives the answer on a local server bound to
     ~/.config/clientline/google/<account>.json     (mode 0600, folder 0700)
 
 ``CLIENTLINE_CONFIG_DIR`` moves that folder; a source's ``token:`` option names a file
-directly, and ``token_uri:`` sends refreshes somewhere other than Google (a test server). The stored token holds a refresh token, so later runs refresh the access
-token without a browser and write the refreshed token back.
+directly, and ``token_uri:`` sends refreshes somewhere other than Google (a test
+server). The stored token holds a refresh token, so later runs refresh the access token
+without a browser and write the refreshed token back.
 
 Scopes are read-only: ``calendar.readonly`` and ``gmail.readonly``; ``--send`` adds
 ``gmail.send``, needed only when the digest goes out through Gmail.
@@ -88,6 +89,8 @@ def authorize(
             f"{client_secrets}: not an OAuth client secrets file for a desktop app ({exc}); "
             "download it from the Google Cloud console, Credentials, OAuth client ID, Desktop app"
         ) from None
+    # Google lets a user untick some scopes; store what was granted instead of failing
+    os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     try:
         credentials = flow.run_local_server(
             host="localhost",
@@ -102,8 +105,12 @@ def authorize(
         raise AuthError(f"Google did not authorise clientline: {_one_line(exc)}") from None
     if credentials is None or not getattr(credentials, "refresh_token", None):
         raise AuthError("Google did not return a refresh token; run the command again")
+    info = json.loads(credentials.to_json())
+    granted = getattr(credentials, "granted_scopes", None)
+    if granted:
+        info["scopes"] = sorted(str(scope) for scope in granted)
     path = token_path(account, token_file)
-    save_token(path, json.loads(credentials.to_json()))
+    save_token(path, info)
     return path
 
 

@@ -27,7 +27,8 @@ a one-line reason when the message was not delivered. Built in:
 :func:`transport_from_config` reads the ``digest`` section of ``clientline.yaml`` and
 returns the transport; configuration mistakes raise
 :class:`~linter.yamlfile.ConfigError` naming ``file:line:col``, as the rest of the
-configuration does. Other transports (``gmail`` is planned) plug in with
+configuration does. ``gmail`` (:mod:`linter.report.gmailsend`) sends through the Gmail
+API. Other transports plug in with
 :func:`register_transport`, or from another distribution through the
 ``clientline.transports`` entry point group; a factory takes the ``digest`` mapping
 and a :class:`TransportConfig` and returns a :class:`Transport`.
@@ -482,5 +483,13 @@ def _mark(mapping: Any, key: str) -> Mark | None:
     return None
 
 
+def gmail_from_config(digest: Mapping[str, Any], config: TransportConfig) -> Transport:
+    # imported when chosen: the Google client libraries take a while to load
+    from linter.report import gmailsend
+
+    return gmailsend.gmail_from_config(digest, config)
+
+
 register_transport("smtp", smtp_from_config)
 register_transport("file", file_from_config)
+register_transport("gmail", gmail_from_config)

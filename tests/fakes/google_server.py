@@ -1694,6 +1694,7 @@ class OAuthStore:
         self.revoked_refresh: set[str] = set()
         self.denied_subjects: set[str] = set()
         self.codes: dict[str, str] = {}
+        self.code_scopes: dict[str, str] = {}
         self.grants: deque[Json] = deque(maxlen=1000)  # what the token endpoint received
 
     def issue_refresh_token(self, user: str | None = None) -> str:
@@ -1775,10 +1776,13 @@ class OAuthStore:
             user = self.refresh_tokens.get(refresh, self._fake.default_user)
             return 200, self._grant(user, first("scope"))
         if grant_type == "authorization_code":
-            user_or_none = self.codes.pop(first("code"), None)
+            code = first("code")
+            user_or_none = self.codes.pop(code, None)
+            consented = self.code_scopes.pop(code, "")
             if user_or_none is None:
                 return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
-            payload = self._grant(user_or_none, first("scope"))
+            # Google grants what the user consented to on the consent page
+            payload = self._grant(user_or_none, first("scope") or consented)
             payload["refresh_token"] = self.issue_refresh_token(user_or_none)
             return 200, payload
         if grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer":
@@ -1819,7 +1823,8 @@ class OAuthStore:
         user = (params.get("login_hint") or [self._fake.default_user])[-1]
         code = "4/fake-" + secrets.token_urlsafe(18)
         self.codes[code] = user
-        query = {"code": code, "scope": (params.get("scope") or [""])[-1]}
+        self.code_scopes[code] = (params.get("scope") or [""])[-1]
+        query = {"code": code, "scope": self.code_scopes[code]}
         if params.get("state"):
             query["state"] = params["state"][-1]
         return redirect + ("&" if "?" in redirect else "?") + urlencode(query)
