@@ -2,7 +2,9 @@
 
 Each check yields a :class:`Check`: what was checked, whether it is fine, and when it
 is not, the fix. The checks, in order: the configuration file; the contact directory;
-every rule pack (and the rules' own tests); each source's path; the state database
+every rule pack (and the rules' own tests); each source's path, or for a Google account
+that its token is there, owner-only, with the scope, and that Google refreshes it; the
+state database
 (opened read-only: a corrupt or newer database is explained, never touched); the
 digest: transport settings, secrets, and for SMTP that the server answers (connect,
 EHLO, STARTTLS, login when a username is set, with a short timeout; no mail is sent).
@@ -17,13 +19,16 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from linter import lintrun, ruletests, worker
 from linter import store as store_module
+from linter.google.auth import CALENDAR_READONLY, GMAIL_READONLY
 from linter.report import mailer
 from linter.yamlfile import ConfigError
 
 SMTP_TIMEOUT = 10.0
+GOOGLE_SCOPES = {"gcal": CALENDAR_READONLY, "gmail": GMAIL_READONLY}
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,23 @@ def checks(config_path: str | None) -> Iterator[Check]:
             yield Check(f"source {spec.name}", False, f"{spec.path} is not readable")
         elif spec.path:
             yield Check(f"source {spec.name}", True, spec.path)
+        elif spec.type in GOOGLE_SCOPES:
+            yield _google(spec.name, spec.options, GOOGLE_SCOPES[spec.type], config.base)
     yield from _state(config.state)
     if config.digest is not None:
         yield from _digest(config.raw["digest"], config_path, config.base)
+
+
+def _google(name: str, options: dict[str, Any], scope: str, base: Path) -> Check:
+    """The account's token is there, owner-only, has the scope and Google refreshes it."""
+    from linter.google import auth
+
+    try:
+        auth.credentials(options, [scope], base)
+    except auth.AuthError as exc:
+        return Check(f"source {name}", False, str(exc))
+    account = options.get("subject") or options.get("account") or auth.DEFAULT_ACCOUNT
+    return Check(f"source {name}", True, f"Google account `{account}` authorised")
 
 
 def _state(path: str) -> Iterator[Check]:

@@ -289,3 +289,37 @@ def test_account_source_options_are_checked_with_a_hint(tmp_path: Path) -> None:
         f"{path}:4: a gcal source reads an account, not a `path`",
         f"{path}:6: unknown source type `gdrive` (installed: eml, gcal, gmail, ics, maildir, mbox)",
     ]
+
+
+def test_doctor_checks_each_google_account(
+    fake: FakeGoogle, tmp_path: Path, config_dir: Path
+) -> None:
+    from linter import doctor
+
+    refresh = save_token(fake)
+    (tmp_path / "contacts.yaml").write_text("me: [sam@studio.example]\nclients: []\n")
+    path = tmp_path / "clientline.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            contacts: contacts.yaml
+            state: {tmp_path}/state.db
+            sources:
+              - {{type: gmail, account: sam, endpoint: "{fake.url}", token_uri: "{fake.token_uri}"}}
+              - {{type: gcal, account: lee, endpoint: "{fake.url}", token_uri: "{fake.token_uri}"}}
+            """
+        )
+    )
+    found = {c.name: c for c in doctor.checks(str(path)) if c.name.startswith("source")}
+    assert found["source gmail-sam"].ok
+    assert "`sam` authorised" in found["source gmail-sam"].detail
+    assert not found["source gcal-lee"].ok
+    assert "no Google token for account `lee`" in found["source gcal-lee"].detail
+    assert "--account lee" in found["source gcal-lee"].detail
+    fake.oauth.revoke_refresh_token(refresh)
+    auth.token_path("sam").write_text(
+        auth.token_path("sam").read_text().replace('"token"', '"old_token"')
+    )
+    found = {c.name: c for c in doctor.checks(str(path)) if c.name.startswith("source")}
+    assert not found["source gmail-sam"].ok
+    assert "refused" in found["source gmail-sam"].detail

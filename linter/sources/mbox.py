@@ -127,8 +127,10 @@ def _next_separator(buffer: bytes, position: int, after_blank: bool) -> int:
         before = buffer[max(position, found - 2) : found]
         if before.endswith(b"\n") or before == b"\n\r" or _SEPARATOR.match(buffer, found + 1):
             return found + 1
-        if found - 1 >= position and buffer[found - 1 : found] == b"\r" and (
-            buffer[found - 2 : found - 1] == b"\n"
+        if (
+            found - 1 >= position
+            and buffer[found - 1 : found] == b"\r"
+            and (buffer[found - 2 : found - 1] == b"\n")
         ):
             return found + 1
         found = buffer.find(b"\nFrom ", found + 1)
