@@ -18,6 +18,7 @@ The worker's keys, used by ``clientline run`` and ``clientline daemon``::
     sources:                                     # what the worker scans
       - {type: ics, path: calendar.ics}
       - {type: mbox, path: mailbox.mbox, name: inbox}   # name: how findings cite it
+      - {type: gmail, account: sam}              # gcal, gmail: see linter/sources/
     digest:
       to: [sam@studio.example]
       from: clientline@studio.example
