@@ -25,6 +25,7 @@ CLI turns it into exit 2.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -38,6 +39,7 @@ CALENDAR_READONLY = "https://www.googleapis.com/auth/calendar.readonly"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 DEFAULT_ACCOUNT = "default"
+log = logging.getLogger("clientline")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
 
 
@@ -200,7 +202,10 @@ def _user_token(
         found = found.with_token_uri(str(token_uri))
     if not found.valid:
         _refresh(found, f"account `{account}`", fix)
-        save_token(path, json.loads(found.to_json()))
+        try:
+            save_token(path, json.loads(found.to_json()))
+        except OSError as exc:  # a read-only token still works; it is refreshed each run
+            log.warning("token=%s event=token_not_saved error=%r", path, str(exc))
     return found
 
 
