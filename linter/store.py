@@ -304,6 +304,12 @@ class Store:
             )
         return found
 
+    def touch_unit(self, source: str, unit: str, scan: int) -> None:
+        """Mark every stored item of ``unit`` as seen in ``scan``."""
+        self.db.execute(
+            "UPDATE items SET scan = ? WHERE source = ? AND unit = ?", (scan, source, unit)
+        )
+
     def touch_items(self, source: str, ids: Iterable[str], scan: int) -> None:
         """Mark stored items as seen in ``scan`` without reading them again."""
         self.db.executemany(

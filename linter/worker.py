@@ -53,6 +53,7 @@ from linter.google.auth import AuthError
 from linter.model import Event, Item, Problem, Severity
 from linter.report import digest as digest_module
 from linter.report import mailer
+from linter.sources import mbox
 from linter.store import Store, StoredFinding
 from linter.yamlfile import ConfigError, suggest
 
@@ -73,6 +74,7 @@ class SourceReport:
     problems: list[Problem] = field(default_factory=list)
     error: str = ""
     auth_failed: bool = False  # the account's token was refused: a configuration error
+    appended: bool = False  # an mbox was read from its last known message on
     requests: int = 0  # HTTP requests an account source made
     quota_units: int = 0
 
@@ -210,12 +212,17 @@ def _scan_source(
         unit = str(unit_path)
         present.add(unit)
         signature = _signature(unit_path)
-        if not reread_all and signatures.get(unit) == signature:
+        stored, _, tail_text = (signatures.get(unit) or "").partition(" ")
+        if not reread_all and stored == signature:
             report.units_skipped += 1
             continue
         # the unit's items, findings and signature commit together, or not at all
         with store.transaction():
-            _lint_unit(store, name, unit, read(), scan_number, setup, report)
+            if kind == "mbox":
+                tail = mbox.Tail.loads(tail_text) if tail_text and not reread_all else None
+                signature += " " + _read_mbox(store, name, unit, tail, scan_number, setup, report)
+            else:
+                _lint_unit(store, name, unit, read(), scan_number, setup, report)
             store.set_unit(name, unit, signature)
         report.units_read += 1
     gone_units = set(signatures) - present  # items and signature commit together
@@ -226,6 +233,27 @@ def _scan_source(
                 store.forget_items(name, [item_id])
             store.forget_unit(name, unit)
         store.set_cursor(name, json.dumps({"day": day.isoformat()}))
+
+
+def _read_mbox(
+    store: Store,
+    name: str,
+    unit: str,
+    tail: mbox.Tail | None,
+    scan_number: int,
+    setup: lintrun.Setup,
+    report: SourceReport,
+) -> str:
+    """Read an mbox, only from its last known message on when it merely grew; returns
+    the new tail, stored with the file's signature."""
+    source = mbox.MboxSource(unit, setup.window)
+    if tail is not None and mbox.grown(unit, tail):
+        source.start, source.first_line = tail.offset, tail.line
+        store.touch_unit(name, unit, scan_number)  # the messages before are unchanged
+        report.appended = True
+    outputs = sources.guarded(source.items, unit)
+    _lint_unit(store, name, unit, outputs, scan_number, setup, report)
+    return mbox.tail_of(unit, *source.last).dumps()
 
 
 def sync_account(

@@ -139,7 +139,9 @@ def test_a_new_message_rereads_only_its_unit_and_lints_only_new_items(office: Pr
     again = reports(worker.run_cycle(setup, now=later(HOUR)))
     inbox = again["inbox"]
     assert (inbox.units_read, inbox.units_skipped) == (1, 0)
-    assert (inbox.items, inbox.linted, inbox.new, inbox.resolved) == (5, 2, 1, 0)
+    # the mbox only grew: read from its last known message on (m3, m4, m5), not whole
+    assert inbox.appended
+    assert (inbox.items, inbox.linted, inbox.new, inbox.resolved) == (3, 2, 1, 0)
     for name in ("calendar", "archive"):
         assert again[name].units_read == 0 and again[name].linted == 0
     assert open_rules(office) == {
@@ -174,6 +176,41 @@ def test_an_edited_message_that_no_longer_fires_resolves_its_finding(office: Pra
     office.mbox.write_text(mbox_text([message("m1@acme.example", *MIXED)]), encoding="utf-8")
     inbox = reports(worker.run_cycle(setup, now=later(2 * HOUR)))["inbox"]
     assert (inbox.new, inbox.resolved) == (0, 0)
+    assert office.findings()[M1][0] == "open"
+
+
+def test_an_mbox_changed_other_than_by_appending_is_read_whole(office: Practice) -> None:
+    setup = office.prepare()
+    worker.run_cycle(setup, now=NOW)
+    # a mail program compacts the file (m2 deleted) and a new message arrives: the file
+    # is larger than before, but it did not merely grow
+    office.mbox.write_text(
+        mbox_text(
+            [
+                message("m1@acme.example", *MIXED),
+                message("m3@acme.example", *PLAIN),
+                message("m4@acme.example", "Saturday", MIXED[1] + " And the fees, and more."),
+                message("m6@acme.example", *PLAIN),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    inbox = reports(worker.run_cycle(setup, now=later(HOUR)))["inbox"]
+    assert not inbox.appended
+    assert (inbox.items, inbox.linted, inbox.new) == (4, 2, 1)
+    assert office.findings()[M1][0] == "open"
+    # the last message edited in place, then more appended: read whole as well
+    text = office.mbox.read_text(encoding="utf-8")
+    office.mbox.write_text(text.replace("fees, and more", "fees, and less"), encoding="utf-8")
+    office.add_mail(message("m7@acme.example", *SOCIAL))
+    inbox = reports(worker.run_cycle(setup, now=later(2 * HOUR)))["inbox"]
+    assert not inbox.appended
+    assert (inbox.items, inbox.linted) == (5, 2)
+    # and a plain append after that is read from the last message on again
+    office.add_mail(message("m8@acme.example", *PLAIN))
+    inbox = reports(worker.run_cycle(setup, now=later(3 * HOUR)))["inbox"]
+    assert inbox.appended
+    assert (inbox.items, inbox.linted, inbox.resolved) == (2, 1, 0)
     assert office.findings()[M1][0] == "open"
 
 

@@ -183,10 +183,10 @@ def _iter_path(path: Path, window: Window) -> Iterator[Output]:
         return
     source = source_for(path) or (sniff(path) if path.is_file() else None)
     if source is not None:
-        yield from _guarded(source(str(path), window).items, str(path))
+        yield from guarded(source(str(path), window).items, str(path))
     elif path.is_dir():
         for child, child_source in _walk(path):
-            yield from _guarded(child_source(str(child), window).items, str(child))
+            yield from guarded(child_source(str(child), window).items, str(child))
     else:
         yield Problem(str(path), "not a calendar or mailbox file this tool can read")
 
@@ -230,7 +230,7 @@ def _walk(folder: Path) -> Iterator[tuple[Path, type[Source]]]:
                 yield here / name, source
 
 
-def _guarded(produce: Callable[[], Iterator[Output]], where: str) -> Iterator[Output]:
+def guarded(produce: Callable[[], Iterator[Output]], where: str) -> Iterator[Output]:
     """Run a source; a bug or an OS error in it becomes a Problem, not a crash."""
     try:
         yield from produce()
@@ -275,7 +275,7 @@ def units(path: str, kind: str, window: Window) -> Iterator[Unit]:
 
 
 def _read_path(source: type[Source], path: Path, window: Window) -> Iterator[Output]:
-    return _guarded(source(str(path), window).items, str(path))
+    return guarded(source(str(path), window).items, str(path))
 
 
 def _reader(

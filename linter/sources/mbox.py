@@ -8,14 +8,24 @@ one message at a time however large the mailbox. A separator is a line starting 
 ``From sender date`` line. ``>From `` escapes (mboxrd and mboxo) are undone.
 
 Each message's locator is the line number of its ``From `` line.
+
+Mail programs append to an mbox. The worker keeps a :class:`Tail` for each mbox it
+read: where the last message began, with fingerprints of the file's first bytes and of
+that last message. When the file has only grown since (same beginning, same last
+message, larger), it is read from that last message on, so a daily run over a large
+mailbox costs what arrived that day. Anything else (a message deleted, a file
+rewritten) reads the whole file again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 from linter.model import Problem
 from linter.sources import Output, Window
@@ -32,6 +42,9 @@ class MboxSource:
     def __init__(self, path: str, window: Window) -> None:
         self.path = path
         self.window = window
+        self.start = 0  # where to begin reading: 0, or a message's offset (see Tail)
+        self.first_line = 1
+        self.last = (0, 1)  # offset and line of the last message read
 
     @classmethod
     def claims(cls, path: Path) -> bool:
@@ -39,7 +52,8 @@ class MboxSource:
 
     def items(self) -> Iterator[Output]:
         folder = Path(self.path).stem
-        for line_number, data, size in split_mbox(self.path):
+        for line_number, data, size, offset in messages(self.path, self.start, self.first_line):
+            self.last = (offset, line_number)
             if data is None:
                 yield Problem(
                     self.path,
@@ -64,10 +78,23 @@ def split_mbox(path: str) -> Iterator[tuple[int, bytes | None, int]]:
     line in Python, which keeps splitting far cheaper than parsing. A message larger than
     ``MAX_MESSAGE_BYTES`` comes with ``None`` instead of bytes and is never held whole.
     """
+    for line, data, size, _ in messages(path):
+        yield line, data, size
+
+
+def messages(
+    path: str, start: int = 0, first_line: int = 1
+) -> Iterator[tuple[int, bytes | None, int, int]]:
+    """:func:`split_mbox` with each message's byte offset as a fourth value, reading from
+    ``start`` (the offset of a ``From`` line whose line number is ``first_line``), so an
+    mbox that only grew can be read from its last message on."""
     with open(path, "rb") as handle:
+        handle.seek(start)
         buffer, position = b"", 0
-        line = 1  # line number at buffer[position]
+        base = start  # the file offset of buffer[0]
+        line = first_line  # line number at buffer[position]
         start_line = 0  # line of the current message's From_ line; 0 before the first
+        offset = start  # file offset of the current message
         parts: list[bytes] = []
         size = 0
         at_eof = False
@@ -87,19 +114,22 @@ def split_mbox(path: str) -> Iterator[tuple[int, bytes | None, int]]:
                     position = newline + 1
                 block = handle.read(BLOCK)
                 at_eof = not block
+                base += position
                 buffer, position = buffer[position:] + block, 0
                 continue
             end = len(buffer) if cut == -1 else cut
             size = _add(parts, buffer[position:end], size)
             if start_line or buffer[position:end].strip():
-                yield _finish(start_line or line, parts, size)
+                yield (*_finish(start_line or line, parts, size), offset)
             if cut == -1:
                 return
             line += buffer.count(b"\n", position, cut)
+            offset = base + cut
             end_of_from = buffer.find(b"\n", cut)
             while end_of_from == -1 and not at_eof:
                 block = handle.read(BLOCK)
                 at_eof = not block
+                base += cut
                 buffer, cut = buffer[cut:] + block, 0
                 end_of_from = buffer.find(b"\n")
             if end_of_from == -1:
@@ -174,3 +204,62 @@ def _unescape_from(data: bytes) -> bytes:
         found = data.find(b">From ", found + 1)
     pieces.append(data[copied:])
     return b"".join(pieces)
+
+
+HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Tail:
+    """Where the last read of an mbox ended, to tell an append from a rewrite."""
+
+    size: int
+    offset: int  # of the last message's From line
+    line: int
+    head: str  # fingerprint of the first HEAD_BYTES
+    last: str  # fingerprint of the last message, offset to size
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, text: str) -> Tail | None:
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError):
+            return None
+
+
+def tail_of(path: str, offset: int, line: int) -> Tail:
+    """The tail of ``path`` as it is now, its last message starting at ``offset``."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        size = handle.seek(0, 2)
+        return Tail(size, offset, line, _digest(head), _region(handle, offset, size))
+
+
+def grown(path: str, tail: Tail) -> bool:
+    """Whether ``path`` is ``tail``'s file with messages appended, nothing else changed."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        size = handle.seek(0, 2)
+        if size <= tail.size or _digest(head[: tail.size]) != tail.head:
+            return False
+        return _region(handle, tail.offset, tail.size) == tail.last
+
+
+def _region(handle: BinaryIO, start: int, end: int) -> str:
+    handle.seek(start)
+    digest = hashlib.sha256()
+    remaining = end - start
+    while remaining > 0:
+        block = handle.read(min(BLOCK, remaining))
+        if not block:
+            break
+        digest.update(block)
+        remaining -= len(block)
+    return digest.hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
