@@ -49,7 +49,8 @@ from typing import Any
 from linter import contacts as contacts_module
 from linter import lintrun, packs, sources
 from linter.config import Config
-from linter.google.auth import AuthError
+from linter.google.api import ApiError
+from linter.google.auth import AuthError, UnreachableError
 from linter.model import Event, Item, Problem, Severity
 from linter.report import digest as digest_module
 from linter.report import mailer
@@ -183,7 +184,8 @@ def scan(setup: lintrun.Setup, store: Store, now: dt.datetime | None = None) -> 
                 )
         except AuthError as exc:
             report.error = _one_line(exc)
-            report.auth_failed = True
+            # a refused token needs the user; an unreachable Google only needs time
+            report.auth_failed = not isinstance(exc, UnreachableError)
             log.warning("source=%s error=%r", spec.name, report.error)
         except Exception as exc:  # one broken source must not stop the others
             report.error = _one_line(exc)
@@ -402,7 +404,7 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return (
         text
-        if isinstance(exc, OSError | KeyError | ValueError)
+        if isinstance(exc, OSError | KeyError | ValueError | AuthError | ApiError)
         else f"{type(exc).__name__}: {text}"
     )
 

@@ -323,3 +323,17 @@ def test_doctor_checks_each_google_account(
     found = {c.name: c for c in doctor.checks(str(path)) if c.name.startswith("source")}
     assert not found["source gmail-sam"].ok
     assert "refused" in found["source gmail-sam"].detail
+
+
+def test_an_unreachable_token_endpoint_is_an_outage_not_a_refusal(
+    fake: FakeGoogle, config_dir: Path
+) -> None:
+    import socket
+
+    save_token(fake)
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    gone = {**options(fake), "token_uri": f"http://127.0.0.1:{port}/token"}
+    with pytest.raises(auth.UnreachableError, match="cannot reach Google to authorise"):
+        auth.credentials(gone, [auth.GMAIL_READONLY])

@@ -163,7 +163,8 @@ class Client:
         self, calls: Sequence[tuple[str, Any]], units: int = 1
     ) -> Iterable[tuple[str, Any, Failure | None]]:
         """``(key, response, None)`` or ``(key, None, failure)`` for every call, sent
-        ``MAX_BATCH`` at a time; retryable failures of single parts are retried alone."""
+        ``MAX_BATCH`` at a time; retryable failures of single parts are retried alone.
+        A call still failing when the retries run out raises :class:`ApiError`."""
         for start in range(0, len(calls), MAX_BATCH):
             yield from self._one_batch(list(calls[start : start + MAX_BATCH]), units)
 
@@ -177,7 +178,13 @@ class Client:
                 try:
                     yield key, self.execute(request, units), None
                 except ApiError as exc:
-                    yield key, None, Failure(exc.status, exc.reason, str(exc))
+                    final = Failure(exc.status, exc.reason, str(exc))
+                    if final.retryable:
+                        # gave up waiting: fail the sync, as a batch does, so the cursor
+                        # stays and the next run asks again; reporting this call as a
+                        # failed item would skip it for good
+                        raise
+                    yield key, None, final
                 return
             answers: dict[str, tuple[Any, Failure | None]] = {}
             envelope = self._new_batch(self._collector(answers))

@@ -47,6 +47,10 @@ class AuthError(Exception):
     """Google would not (or could not) let us in; the message says how to fix it."""
 
 
+class UnreachableError(AuthError):
+    """Google's token endpoint could not be reached: an outage, not the user's to fix."""
+
+
 def scopes(send: bool = False) -> list[str]:
     """What ``clientline auth google`` asks for."""
     return [CALENDAR_READONLY, GMAIL_READONLY] + ([GMAIL_SEND] if send else [])
@@ -159,6 +163,8 @@ def _service_account(options: Mapping[str, Any], needed: Sequence[str], base: Pa
         raise AuthError(f"{path}: no such service account key file") from None
     except (ValueError, KeyError) as exc:
         raise AuthError(f"{path}: not a service account key file ({_one_line(exc)})") from None
+    if options.get("token_uri"):  # as for a stored token: the key file's own is Google's
+        found = found.with_token_uri(str(options["token_uri"]))
     _refresh(found, f"service account {path} acting as {subject}", "")
     return found
 
@@ -220,7 +226,8 @@ def _refresh(found: Any, who: str, fix: str) -> None:
     except google.auth.exceptions.RefreshError as exc:
         raise AuthError(refused(who, exc, fix)) from None
     except (OSError, google.auth.exceptions.TransportError) as exc:
-        raise AuthError(f"cannot reach Google to authorise {who}: {_one_line(exc)}") from None
+        reason = _one_line(exc)
+        raise UnreachableError(f"cannot reach Google to authorise {who}: {reason}") from None
 
 
 def refused(who: str, exc: BaseException, fix: str) -> str:
@@ -236,5 +243,6 @@ def _resolve(path: str, base: Path | None) -> Path:
 
 def _one_line(exc: BaseException) -> str:
     args = exc.args
-    text = args[0] if len(args) == 1 and isinstance(args[0], str) else str(exc)
+    # google-auth's RefreshError carries (message, the whole response): the message will do
+    text = args[0] if args and isinstance(args[0], str) else str(exc)
     return " ".join(text.split()) or type(exc).__name__

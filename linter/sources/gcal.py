@@ -16,11 +16,13 @@ The first sync lists each calendar's events in the window with ``singleEvents=tr
 (one item per occurrence of a recurring event), 2,500 to a page, asking only for the
 fields rules read (``fields=``, keeping ``nextPageToken`` and ``nextSyncToken``). Later
 runs send the stored ``nextSyncToken`` and get only what changed; a cancelled or
-deleted event resolves its findings. Google answers 410 when a sync token has
-expired: the cursor is cleared and that calendar is listed again (items already
-stored and unchanged are not linted again). Every ``resync_days`` the window is moved
-forward with a full listing; events that merely fell behind the window keep their
-findings.
+deleted event resolves its findings. A deleted recurring event comes back as one
+cancelled item with the series' id, not one per occurrence: a cancelled id that is no
+stored item's (nor an occurrence's) lists that calendar again, which resolves the
+occurrences. Google answers 410 when a sync token has expired: the cursor is cleared and
+that calendar is listed again (items already stored and unchanged are not linted again).
+Every ``resync_days`` the window is moved forward with a full listing; events that
+merely fell behind the window keep their findings.
 
 Mapping: summary, description (HTML converted to text), location, start and end (all-day
 events at midnight in the configured timezone), the organizer, attendees with their
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -110,12 +112,14 @@ class GcalSource:
             entry = tokens.get(calendar) or {}
             if entry.get("token") and _fresh(entry, self.now, self._resync_days()):
                 try:
-                    yield from self._changes(client, calendar, entry, tokens)
-                    continue
+                    relist = yield from self._changes(client, calendar, entry, tokens, known)
                 except api.ApiError as exc:
                     if exc.status != 410:
                         raise
                     tokens.pop(calendar, None)  # the sync token expired: list it all again
+                else:
+                    if not relist:
+                        continue
             yield from self._full(client, calendar, tokens)
 
     # ---- listing
@@ -173,8 +177,16 @@ class GcalSource:
             return
 
     def _changes(
-        self, client: api.Client, calendar: str, entry: dict[str, Any], tokens: dict[str, Any]
-    ) -> Iterator[Batch]:
+        self,
+        client: api.Client,
+        calendar: str,
+        entry: dict[str, Any],
+        tokens: dict[str, Any],
+        known: Known,
+    ) -> Generator[Batch, None, bool]:
+        """The changes since the sync token; returns whether the calendar must be listed
+        again because a whole recurring series may have been deleted."""
+        relist = False
         page: str | None = None
         while True:
             if page:
@@ -183,14 +195,21 @@ class GcalSource:
                 response = self._list(client, calendar, syncToken=entry["token"])
             items: list[Output] = []
             deleted: list[str] = []
+            cancelled: list[str] = []  # cancelled items that are not occurrences
             for event in response.get("items", []):
                 if event.get("status") == "cancelled" or event.get("eventType") in SKIPPED_TYPES:
                     if event.get("id"):
                         deleted.append(_item_id(calendar, str(event["id"])))
+                        if event.get("status") == "cancelled" and not event.get("recurringEventId"):
+                            cancelled.append(deleted[-1])
                     continue
                 output = self._event(event, calendar)
                 if output is not None:
                     items.append(output)
+            # Stored occurrences have ids `<series id>_<start>`; a deleted series arrives
+            # as its own id only, which no stored item has. Asked before this batch is
+            # stored, since storing it forgets the ids it deletes.
+            relist = relist or bool(set(cancelled) - known(cancelled))
             page = response.get("nextPageToken")
             if page:
                 yield Batch(calendar, items=items, deleted=deleted)
@@ -199,7 +218,7 @@ class GcalSource:
             yield Batch(
                 calendar, items=items, deleted=deleted, cursor=json.dumps({"calendars": tokens})
             )
-            return
+            return relist
 
     def _list(self, client: api.Client, calendar: str, **params: Any) -> Any:
         try:

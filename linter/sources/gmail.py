@@ -38,6 +38,9 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import email.header
+import email.message
+import email.utils
 import json
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
@@ -64,6 +67,8 @@ HISTORY_FIELDS = (
     "historyId,nextPageToken"
 )
 ALWAYS_EXCLUDED = frozenset({"SPAM", "TRASH"})
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+PARAMETER_HEADERS = frozenset({"content-type", "content-disposition"})
 # what `-in:` and `-category:` in a query mean as label ids
 QUERY_LABELS = {
     "in:chats": "CHAT",
@@ -114,6 +119,12 @@ class GmailSource:
         self.labels = [str(label) for label in ([labels] if isinstance(labels, str) else labels)]
         self.max_bytes = int(options.get("max_message_bytes", MAX_MESSAGE_BYTES))
         self.excluded = ALWAYS_EXCLUDED | excluded_labels(self.query)
+        # `-label:` names a label as the user sees it (`-label:newsletters`), while
+        # history gives label ids (`Label_12`): those terms are compared with names too
+        self.excluded_names = frozenset(
+            _label_key(label)
+            for label in self.excluded - ALWAYS_EXCLUDED - set(QUERY_LABELS.values())
+        )
         self.client: api.Client | None = None
         self._label_names: dict[str, str] | None = None
 
@@ -199,7 +210,8 @@ class GmailSource:
             for record in response.get("history") or ():
                 for entry in record.get("messagesAdded") or ():
                     message = entry.get("message") or {}
-                    if message.get("id") and self._wanted(message.get("labelIds") or ()):
+                    labels = message.get("labelIds") or ()
+                    if message.get("id") and self._wanted(client, labels):
                         added[str(message["id"])] = None
                 for entry in record.get("messagesDeleted") or ():
                     message_id = (entry.get("message") or {}).get("id")
@@ -215,9 +227,14 @@ class GmailSource:
         yield from self._fetch(client, [i for i in fresh if i not in have])
         yield Batch(UNIT, deleted=sorted(deleted), cursor=self._cursor(history))
 
-    def _wanted(self, label_ids: Sequence[str]) -> bool:
+    def _wanted(self, client: api.Client, label_ids: Sequence[str]) -> bool:
         labels = set(label_ids)
-        return not labels & self.excluded and all(label in labels for label in self.labels)
+        if labels & self.excluded or not all(label in labels for label in self.labels):
+            return False
+        if not self.excluded_names:
+            return True  # no need to ask for the label names
+        names = self._names(client)
+        return not {_label_key(names.get(label, label)) for label in labels} & self.excluded_names
 
     def _fetch(self, client: api.Client, ids: Sequence[str]) -> Iterator[Batch]:
         users = client.service.users()
@@ -286,21 +303,59 @@ def payload_part(payload: Mapping[str, Any]) -> mime.Part:
     content, base64url-encoded for JSON), so that header is dropped here.
     """
     fields = [
-        (str(header.get("name", "")), str(header.get("value", "")))
+        (name, _ascii_value(name.lower(), str(header.get("value", ""))))
         for header in payload.get("headers") or ()
-        if str(header.get("name", "")).lower() != "content-transfer-encoding"
+        if (name := str(header.get("name", ""))).lower() != "content-transfer-encoding"
     ]
     mime_type = str(payload.get("mimeType") or "text/plain")
     if not any(name.lower() == "content-type" for name, _ in fields):
         fields.append(("Content-Type", mime_type))
     filename = payload.get("filename")
     if filename and not any(name.lower() == "content-disposition" for name, _ in fields):
-        fields.append(("Content-Disposition", f"attachment; filename={json.dumps(filename)}"))
+        fields.append(("Content-Disposition", _parameters("attachment", [("filename", filename)])))
     children = payload.get("parts")
     if mime_type.startswith(("multipart/", "message/")) and isinstance(children, list):
         return mime.Part(fields, children=[payload_part(child) for child in children])
     body = payload.get("body") or {}
     return mime.Part(fields, _b64url(str(body.get("data") or "")))
+
+
+def _ascii_value(name: str, value: str) -> str:
+    """A header value as a message carries it, from the text Gmail gives.
+
+    Gmail gives header values as Unicode text (encoded words and raw UTF-8 decoded); the
+    MIME reader takes them as they stand in a message: ASCII, with other text in RFC
+    2047 encoded words (RFC 2231 for parameters such as a file name). Passing Gmail's
+    text through as it is made every message with a non-ASCII header unreadable.
+    ``name`` is the header's name in lower case.
+    """
+    if value.isascii():
+        return value
+    encoded = ""
+    try:
+        if name in ADDRESS_HEADERS:  # encode the display names, keep the addresses
+            pairs = email.utils.getaddresses([value])
+            encoded = ", ".join(email.utils.formataddr(pair, "utf-8") for pair in pairs)
+        elif name in PARAMETER_HEADERS:  # keep the type and encode each parameter
+            helper = email.message.Message()
+            helper[name] = value
+            found = helper.get_params(header=name) or [("", "")]
+            encoded = _parameters(found[0][0], found[1:])
+    except (UnicodeError, ValueError):  # an address that is not ASCII itself
+        encoded = ""
+    if encoded and encoded.isascii():
+        return encoded
+    return email.header.Header(value, "utf-8").encode(maxlinelen=0)
+
+
+def _parameters(main: str, parameters: Sequence[tuple[str, Any]]) -> str:
+    """``main; key=value ...``, non-ASCII values in RFC 2231 form."""
+    helper = email.message.Message()
+    helper["X"] = main
+    for key, raw in parameters:
+        value = email.utils.collapse_rfc2231_value(raw)
+        helper.set_param(key, value, header="X", charset=None if value.isascii() else "utf-8")
+    return str(helper["X"])
 
 
 def _b64url(text: str) -> bytes:
@@ -344,6 +399,11 @@ def excluded_labels(query: str) -> frozenset[str]:
         elif term.lower().startswith("label:"):
             found.add(term[6:])  # a label id; system ids are upper case, as Gmail gives them
     return frozenset(found)
+
+
+def _label_key(name: str) -> str:
+    """A label name as a query writes it: any case, dashes for spaces and slashes."""
+    return name.casefold().replace(" ", "-").replace("/", "-")
 
 
 def _load(cursor: str | None) -> dict[str, Any]:
