@@ -33,6 +33,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/google_api.py
 
 clean:
 	rm -rf $(VENV) out bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -304,6 +304,20 @@ class Store:
             )
         return found
 
+    def items_starting(self, source: str, prefixes: Iterable[str]) -> list[str]:
+        """Stored ids that start with any of ``prefixes`` (a range scan on the index)."""
+        found: list[str] = []
+        for prefix in prefixes:
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\uffff"
+            found += [
+                str(row[0])
+                for row in self.db.execute(
+                    "SELECT id FROM items WHERE source = ? AND id >= ? AND id < ?",
+                    (source, prefix, upper),
+                )
+            ]
+        return found
+
     def touch_unit(self, source: str, unit: str, scan: int) -> None:
         """Mark every stored item of ``unit`` as seen in ``scan``."""
         self.db.execute(

@@ -277,7 +277,8 @@ def sync_account(
             if batch.seen:
                 store.touch_items(name, batch.seen, scan_number)
             _lint_items(store, name, batch.unit, batch.items, scan_number, setup, report)
-            for item_id in batch.deleted:
+            gone = [*batch.deleted, *store.items_starting(name, batch.deleted_prefixes)]
+            for item_id in gone:
                 report.resolved += store.resolve_item(name, item_id, "the item was deleted")
                 store.forget_items(name, [item_id])
             if batch.complete:

@@ -97,6 +97,7 @@ class Batch:
     items: list[Output] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    deleted_prefixes: list[str] = field(default_factory=list)  # every id starting so is gone
     complete: bool = False
     keep_before: dt.datetime | None = None  # with complete: events before this only left the window
     cursor: str | None = None

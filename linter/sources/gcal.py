@@ -17,10 +17,10 @@ The first sync lists each calendar's events in the window with ``singleEvents=tr
 fields rules read (``fields=``, keeping ``nextPageToken`` and ``nextSyncToken``). Later
 runs send the stored ``nextSyncToken`` and get only what changed; a cancelled or
 deleted event resolves its findings. A deleted recurring event comes back as one
-cancelled item with the series' id, not one per occurrence: a cancelled id that is no
-stored item's (nor an occurrence's) lists that calendar again, which resolves the
-occurrences. Google answers 410 when a sync token has expired: the cursor is cleared and
-that calendar is listed again (items already stored and unchanged are not linted again).
+cancelled item with the series' id, not one per occurrence: it resolves every stored
+occurrence of that series. Google answers 410 when a sync token has expired: the
+cursor is cleared and that calendar is listed again (items already stored and unchanged
+are not linted again).
 Every ``resync_days`` the window is moved forward with a full listing; events that
 merely fell behind the window keep their findings.
 
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,14 +112,12 @@ class GcalSource:
             entry = tokens.get(calendar) or {}
             if entry.get("token") and _fresh(entry, self.now, self._resync_days()):
                 try:
-                    relist = yield from self._changes(client, calendar, entry, tokens, known)
+                    yield from self._changes(client, calendar, entry, tokens)
+                    continue
                 except api.ApiError as exc:
                     if exc.status != 410:
                         raise
                     tokens.pop(calendar, None)  # the sync token expired: list it all again
-                else:
-                    if not relist:
-                        continue
             yield from self._full(client, calendar, tokens)
 
     # ---- listing
@@ -182,11 +180,8 @@ class GcalSource:
         calendar: str,
         entry: dict[str, Any],
         tokens: dict[str, Any],
-        known: Known,
-    ) -> Generator[Batch, None, bool]:
-        """The changes since the sync token; returns whether the calendar must be listed
-        again because a whole recurring series may have been deleted."""
-        relist = False
+    ) -> Iterator[Batch]:
+        """The changes since the sync token."""
         page: str | None = None
         while True:
             if page:
@@ -195,30 +190,32 @@ class GcalSource:
                 response = self._list(client, calendar, syncToken=entry["token"])
             items: list[Output] = []
             deleted: list[str] = []
-            cancelled: list[str] = []  # cancelled items that are not occurrences
+            # Stored occurrences have ids `<series id>_<start>`; a deleted series arrives
+            # as one cancelled item with its own id, which resolves its occurrences
+            series: list[str] = []
             for event in response.get("items", []):
                 if event.get("status") == "cancelled" or event.get("eventType") in SKIPPED_TYPES:
                     if event.get("id"):
                         deleted.append(_item_id(calendar, str(event["id"])))
                         if event.get("status") == "cancelled" and not event.get("recurringEventId"):
-                            cancelled.append(deleted[-1])
+                            series.append(deleted[-1] + "_")
                     continue
                 output = self._event(event, calendar)
                 if output is not None:
                     items.append(output)
-            # Stored occurrences have ids `<series id>_<start>`; a deleted series arrives
-            # as its own id only, which no stored item has. Asked before this batch is
-            # stored, since storing it forgets the ids it deletes.
-            relist = relist or bool(set(cancelled) - known(cancelled))
             page = response.get("nextPageToken")
             if page:
-                yield Batch(calendar, items=items, deleted=deleted)
+                yield Batch(calendar, items=items, deleted=deleted, deleted_prefixes=series)
                 continue
             tokens[calendar] = {**entry, "token": response.get("nextSyncToken") or entry["token"]}
             yield Batch(
-                calendar, items=items, deleted=deleted, cursor=json.dumps({"calendars": tokens})
+                calendar,
+                items=items,
+                deleted=deleted,
+                deleted_prefixes=series,
+                cursor=json.dumps({"calendars": tokens}),
             )
-            return relist
+            return
 
     def _list(self, client: api.Client, calendar: str, **params: Any) -> Any:
         try:

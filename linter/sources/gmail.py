@@ -237,11 +237,12 @@ class GmailSource:
         return not {_label_key(names.get(label, label)) for label in labels} & self.excluded_names
 
     def _fetch(self, client: api.Client, ids: Sequence[str]) -> Iterator[Batch]:
-        users = client.service.users()
+        # built once: the client library builds this resource anew on every call, ~1 ms
+        messages = client.service.users().messages()
         for start in range(0, len(ids), api.MAX_BATCH):
             chunk = ids[start : start + api.MAX_BATCH]
             calls = [
-                (i, users.messages().get(userId="me", id=i, format="full", fields=GET_FIELDS))
+                (i, messages.get(userId="me", id=i, format="full", fields=GET_FIELDS))
                 for i in chunk
             ]
             outputs: list[Output] = []
