@@ -205,7 +205,7 @@ def _scan_source(
     day: dt.date,
     report: SourceReport,
 ) -> None:
-    cursor = _load_cursor(store.cursor(name))
+    cursor = sources.load_cursor(store.cursor(name))
     # the calendar window moves with the date: read calendars again on a new day
     reread_all = kind == "ics" and cursor.get("day") != day.isoformat()
     signatures = store.unit_signatures(name)
@@ -389,16 +389,6 @@ def content_hash(item: Item) -> str:
 def _signature(path: Path) -> str:
     info = path.stat()
     return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
-
-
-def _load_cursor(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}  # an unreadable cursor costs one full read, never a lost item
-    return value if isinstance(value, dict) else {}
 
 
 def _one_line(exc: BaseException) -> str:

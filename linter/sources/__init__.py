@@ -19,6 +19,7 @@ source), and the items of all paths flow out as one stream.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,27 @@ class Batch:
 
 
 Known = Callable[[Sequence[str]], set[str]]
+# the options every account source takes: how to reach and authorise the account
+ACCOUNT_OPTIONS = (
+    "account",
+    "credentials",
+    "subject",
+    "token",
+    "token_uri",
+    "quota_per_minute",
+    "timeout",
+    "endpoint",
+)
+
+
+def load_cursor(text: str | None) -> dict[str, Any]:
+    """A stored JSON cursor; an unreadable one reads as none, which costs one full read
+    of the source and never a lost item."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @runtime_checkable

@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 from linter.google import api
 from linter.google.auth import CALENDAR_READONLY
 from linter.model import Event, Participant, Problem
-from linter.sources import Batch, Known, Output, Window
+from linter.sources import ACCOUNT_OPTIONS, Batch, Known, Output, Window, load_cursor
 from linter.text import html_to_text
 
 EVENT_FIELDS = (
@@ -62,20 +62,7 @@ RESPONSES = {"needsAction": "needs-action"}
 DAYS_BACK = 30
 DAYS_AHEAD = 180
 RESYNC_DAYS = 7
-OPTIONS = (
-    "account",
-    "credentials",
-    "subject",
-    "token",
-    "token_uri",
-    "calendars",
-    "days_back",
-    "days_ahead",
-    "resync_days",
-    "quota_per_minute",
-    "timeout",
-    "endpoint",
-)
+OPTIONS = (*ACCOUNT_OPTIONS, "calendars", "days_back", "days_ahead", "resync_days")
 
 
 class GcalSource:
@@ -106,7 +93,7 @@ class GcalSource:
             "calendar", self.options, [CALENDAR_READONLY], self.base
         )
         self.client = client
-        state = _load(cursor)
+        state = load_cursor(cursor)
         tokens: dict[str, Any] = dict(state.get("calendars") or {})
         for calendar in self._calendars(client):
             entry = tokens.get(calendar) or {}
@@ -351,11 +338,3 @@ def _fresh(entry: Mapping[str, Any], now: dt.datetime, resync_days: int) -> bool
     except (ValueError, TypeError):
         return False
     return dt.timedelta(0) <= age < dt.timedelta(days=resync_days)
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(cursor or "{}")
-    except ValueError:
-        return {}  # an unreadable cursor costs one full listing, never a lost event
-    return value if isinstance(value, dict) else {}

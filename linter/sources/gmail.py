@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 from linter.google import api
 from linter.google.auth import GMAIL_READONLY
 from linter.model import Message, Problem
-from linter.sources import Batch, Known, Output, Window, mime
+from linter.sources import ACCOUNT_OPTIONS, Batch, Known, Output, Window, load_cursor, mime
 from linter.sources.mail import to_message
 
 DEFAULT_QUERY = "newer_than:90d -in:chats -category:promotions"
@@ -83,19 +83,7 @@ QUERY_LABELS = {
     "category:forums": "CATEGORY_FORUMS",
     "category:primary": "CATEGORY_PERSONAL",
 }
-OPTIONS = (
-    "account",
-    "credentials",
-    "subject",
-    "token",
-    "token_uri",
-    "query",
-    "labels",
-    "max_message_bytes",
-    "quota_per_minute",
-    "timeout",
-    "endpoint",
-)
+OPTIONS = (*ACCOUNT_OPTIONS, "query", "labels", "max_message_bytes")
 
 
 class GmailSource:
@@ -139,7 +127,7 @@ class GmailSource:
     def sync(self, cursor: str | None, known: Known) -> Iterator[Batch]:
         client = self.client or api.connect("gmail", self.options, [GMAIL_READONLY], self.base)
         self.client = client
-        state = _load(cursor)
+        state = load_cursor(cursor)
         same_question = state.get("query") == self.query and state.get("labels") == self.labels
         if state.get("history") and same_question:
             try:
@@ -405,11 +393,3 @@ def excluded_labels(query: str) -> frozenset[str]:
 def _label_key(name: str) -> str:
     """A label name as a query writes it: any case, dashes for spaces and slashes."""
     return name.casefold().replace(" ", "-").replace("/", "-")
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(cursor or "{}")
-    except ValueError:
-        return {}  # an unreadable cursor costs one listing, never a lost message
-    return value if isinstance(value, dict) else {}
