@@ -11,7 +11,7 @@ import pytest
 from linter import contacts, packs
 from linter.engine import Engine, condition
 from linter.engine.hours import WorkingHours, parse_days
-from linter.engine.lexicon import Term, inflections, term_pattern
+from linter.engine.lexicon import Term, inflections, term_patterns
 from linter.engine.rules import from_data
 from linter.engine.scanner import Pattern, Scanner, available_backends
 from linter.model import Event, Message, Participant
@@ -21,7 +21,11 @@ from .conftest import ENRON
 
 
 def scan(words: list[str], text: str, backend: str) -> list[str]:
-    patterns = [Pattern("g", i, term_pattern(Term(w).all_forms())) for i, w in enumerate(words)]
+    patterns = [
+        Pattern("g", i, regex)
+        for i, w in enumerate(words)
+        for regex in term_patterns(Term(w).all_forms())
+    ]
     return [text[h.start : h.end] for h in Scanner(patterns, backend).scan(text)]
 
 
@@ -73,6 +77,101 @@ def test_backends_agree_on_real_mail() -> None:
     texts = [f.read_text("latin-1") for f in files] or ["drinks and the invoice, fees"]
     for text in texts:
         assert fast.scan(text) == engine.scanner.scan(text)
+
+
+WORDS_RULE = """\
+id: XW101
+name: words
+title: t
+severity: info
+applies_to: [message]
+principles: [P1]
+select:
+  words: {text|lexicon: words}
+condition: words
+message: "{words}"
+advice: x
+"""
+
+
+def lexicon_scanner(terms: list[Term], backend: str) -> Scanner:
+    """The scanner an engine compiles for a lexicon of ``terms``."""
+    from linter.engine.lexicon import Lexicon
+
+    lexicons = {"words": Lexicon("words", tuple(terms))}
+    rule = from_data(parse(WORDS_RULE, "r.yaml"), "r.yaml", lexicons, packs.principles())
+    return Engine([rule], lexicons, contacts.Directory(), backend=backend).scanner
+
+
+def words(terms: list[Term], text: str, backend: str) -> list[str]:
+    return [text[h.start : h.end] for h in lexicon_scanner(terms, backend).scan(text)]
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_each_form_has_its_own_word_boundaries(backend: str) -> None:
+    # the first form ends in a full stop, yet "am" must still end a word ("amount")
+    am = Term("a.m.", forms=("am",), inflect=False)
+    assert words([am], "The amount is due at 9 am, or 10 a.m.", backend) == ["am", "a.m."]
+    # the first form ends a word, yet "inc." needs no word boundary after its full stop
+    inc = Term("inc", forms=("inc.",), inflect=False)
+    assert words([inc], "Acme Inc. and Incline", backend) == ["Inc."]
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_a_form_failing_its_boundary_hides_no_other_match(backend: str) -> None:
+    # "a curry" ends where "curry" does, but starts inside "Wanda": only "Curry" counts
+    curry = Term("curry", forms=("a curry",), inflect=False)
+    assert words([curry], "Dinner with Wanda Curry, then a curry.", backend) == [
+        "Curry",
+        "a curry",
+    ]
+    # one form with two starts for one end: "ha haha" starts inside "aha", "haha" does not
+    laugh = Term("ha-ha*", inflect=False)
+    assert words([laugh], "aha haha", backend) == ["haha"]
+
+
+CRAFTED_TERMS = [
+    Term("a.m.", forms=("am",), inflect=False),
+    Term("inc", forms=("inc.",), inflect=False),
+    Term("curry", forms=("a curry", "curry night", "over a curry")),
+    Term("ha-ha*", inflect=False),
+    Term("so-so", inflect=False),
+    Term("invoic*", inflect=False),
+    Term("over drinks"),
+    Term("kick-off"),
+    Term("café"),
+    Term("'s house", forms=("'s place",), inflect=False),
+    Term("-ish", inflect=False),
+]
+CRAFTED_TEXTS = [
+    "The amount is due at 9 am, or 10 a.m.; AM/PM.",
+    "Acme Inc. and Incline, inc",
+    "Dinner with Wanda Curry, then a curry. Wanda Curry night! Go over a Curry",
+    "aha haha, a-ha-haha, ha-haha hahaha",
+    "so-so so so-so soso, also-so",
+    "invoices invoiced reinvoice invoicé invoic_e",
+    "over\xa0drinks, over\u2028drinks, over \t- drinks, OVER DRINKS",
+    "\u212aick-off, kick\u2010off, KICK OFF, kickoff",
+    "CAFÉ, Café, café-bar, cafés, xcafé",
+    "Dana's place, Dana’s house, Dana 's house, s house",
+    "green-ish, greenish, -ish, x -ish",
+]
+
+
+@pytest.mark.skipif(len(available_backends()) < 2, reason="only one backend installed")
+def test_backends_agree_on_crafted_text() -> None:
+    import random
+
+    fast = lexicon_scanner(CRAFTED_TERMS, "hyperscan")
+    slow = lexicon_scanner(CRAFTED_TERMS, "re")
+    texts = list(CRAFTED_TEXTS)
+    # and shuffled pieces of them: forms meeting each other, separators and odd letters
+    rng = random.Random(11)
+    pieces = [w for t in CRAFTED_TEXTS for w in re.split(r"([\s,.;!/]+)", t)]
+    pieces += [" ", "-", "\n\n", "\xa0", "é", "ſ", "K", "_", "’", "'"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(3000)]
+    for text in texts:
+        assert fast.scan(text) == slow.scan(text), text
 
 
 def test_condition_precedence_and_quantifiers() -> None:
@@ -205,8 +304,10 @@ advice: x
 
 def _near_names_engine() -> Engine:
     ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
-    text = NEAR_NAMES.replace("condition: me and (slur or split) and 1 of outsider or colleague"
-                              " and not me", "condition: me and (slur or split)")
+    text = NEAR_NAMES.replace(
+        "condition: me and (slur or split) and 1 of outsider or colleague and not me",
+        "condition: me and (slur or split)",
+    )
     rule = from_data(parse(text, "r.yaml"), "r.yaml", ruleset.lexicons, packs.principles())
     directory = contacts.loads(
         "me: [sam@studio.example]\ninternal_domains: [studio.example]\nclients:\n"
@@ -311,3 +412,47 @@ def test_term_weights_count_towards_min() -> None:
     assert not list(engine.check(_mail("What is the fee?")))  # weight 1 < min 2
     assert list(engine.check(_mail("The fee fits the budget.")))  # two distinct terms
     assert not list(engine.check(_mail("Fee, fee and fee again.")))  # distinct terms count
+
+
+def test_short_fields_of_a_long_text_are_scanned_alone() -> None:
+    from linter.engine.context import APART, Context
+
+    engine = _engine_with_default_pack()
+    body = ("Over drinks we went through the invoice. " * (APART // 20)) + "A pint?"
+    mail = Message(
+        source="t",
+        locator="1",
+        id="long",
+        title="Drinks and the contract, then a pint",
+        body=body,
+        location="the pub",
+        sender=Participant("dana@acme.example", role="from"),
+    )
+    groups = ["lexicon:social", "lexicon:commercial", "lexicon:venue"]
+    apart = Context(engine, mail)
+    joined = Context(engine, mail)
+    joined.hits(("title", "body", "location"), groups)  # the whole text, scanned first
+    for fields in (("title",), ("location",), ("title", "location")):
+        assert apart.hits(fields, groups) == joined.hits(fields, groups), fields
+    assert "lexicon:venue" not in apart._by_group  # only its short fields were scanned
+    assert apart.hits(("body",), groups) == joined.hits(("body",), groups)
+
+
+def test_clients_met_are_looked_up_when_asked_for() -> None:
+    engine = _engine_with_default_pack(
+        "me: [sam@studio.example]\nclients:\n"
+        "  - {name: Dana Ng, org: Acme Ltd, emails: [dana@acme.example], relationship: friend}\n"
+        "  - {name: Lee Ho, emails: [lee@ho.example], relationship: friend}\n"
+    )
+    assert not list(engine.check_directory(only_seen=True))  # nobody met yet
+    list(engine.check(_mail("Hello", to="dana@acme.example")))
+    list(engine.check(_mail("Hello", to="sam@studio.example")))
+    assert engine.seen_clients == {"acme ltd"}
+    found = [f.item.title for f in engine.check_directory(only_seen=True)]
+    assert found == ["Dana Ng (Acme Ltd)"]
+    assert len(list(engine.check_directory())) == 2
+
+
+def _engine_with_default_pack(directory: str = "me: [sam@studio.example]\n") -> Engine:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    return Engine(ruleset.rules, ruleset.lexicons, contacts.loads(directory))

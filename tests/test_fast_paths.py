@@ -1,8 +1,8 @@
 """The fast paths give the answers of the slow ones they replace.
 
 Each shortcut here (the header reader, the quoted-text markers found from their
-anchors, the scanner's first pass and windows, the rule gate, parsed YAML kept between
-runs) is checked against the straightforward way of getting the same answer.
+anchors, the scanner's first pass and bounded scans, the rule gate, parsed YAML kept
+between runs) is checked against the straightforward way of getting the same answer.
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ from linter import packs, yamlfile
 from linter.contacts import Directory
 from linter.engine import Engine
 from linter.engine.gate import Gate, rule_needs
-from linter.engine.scanner import WINDOWED_BYTES, Scanner, _leftmost_longest, available_backends
-from linter.engine.separators import strip_separators, windows, without_separators
+from linter.engine.scanner import FIRST_PASS_LIMIT, Scanner, _fewest, available_backends
+from linter.engine.separators import (
+    LONG_RUN,
+    SHORT_RUN,
+    bounded,
+    necessary_literals,
+    shorten_runs,
+    without_separators,
+)
 from linter.sources import mime
 from linter.sources.mbox import _unescape_from
 from linter.text import split_reply
@@ -128,39 +135,82 @@ def test_separators_are_taken_out_only_when_that_is_safe(
     assert without_separators(expression) == rewritten
 
 
-def test_windows_hold_every_match() -> None:
-    data = ("word " * 400 + "pay  you\n\n in - pints " + "word " * 400).encode()
-    stripped, starts = strip_separators(data, 64)
-    found = stripped.find(b"payyouinpints")
-    ((start, end),) = windows([(found, found + 13)], starts, data, 64)
-    assert data[start:end].find(b"pay  you\n\n in - pints") != -1
+@pytest.mark.parametrize(
+    ("expression", "limited"),
+    [
+        (r"pay[\s\-]+you", r"pay[\s\-]{1,8}you"),
+        (r"follow[\s\-]?up[\s\-]+call", r"follow[\s\-]?up[\s\-]{1,8}call"),
+        (r"a\sb", None),  # a separator the rewriting does not own: runs must stay as they are
+    ],
+)
+def test_separator_runs_are_bounded_only_when_that_is_safe(
+    expression: str, limited: str | None
+) -> None:
+    assert LONG_RUN == 8
+    assert bounded(expression) == limited
+
+
+def test_long_runs_are_cut_and_offsets_given_back() -> None:
+    dashes = b"\n" + b"-" * 40 + b"\n"
+    data = b"pay" + dashes + b"you in" + b" " * 30 + b"pints"
+    ends = [m.end() for m in re.finditer(rb"[\s\-]{17,}(?=\S)", data)]
+    short = shorten_runs(data, ends)
+    assert short.data == b"pay" + SHORT_RUN + b"you in" + SHORT_RUN + b"pints"
+    for word in (b"pay", b"you", b"in", b"pints"):
+        found = short.data.find(word)
+        assert data[short.original(found) :].startswith(word)
+        assert short.original(found + len(word)) == data.find(word) + len(word)
+
+
+@pytest.mark.parametrize(
+    ("rewritten", "strings"),
+    [
+        ("payyouinpints", ["payyouinpints"]),
+        ("['’]sparty", ["'sparty", "’sparty"]),
+        (r"invoic\w*", ["invoic"]),
+        (r"a\.m\.", ["a.m."]),
+        (r"ab\w*cdef", ["cdef"]),  # the longest stretch of plain characters
+        ("(?:a|b)", None),
+        ("x", None),  # one letter rules out nothing worth a pattern
+    ],
+)
+def test_first_pass_strings_are_ones_no_match_goes_without(
+    rewritten: str, strings: list[str] | None
+) -> None:
+    assert necessary_literals(rewritten) == strings
+
+
+def test_first_pass_keeps_no_string_that_holds_another() -> None:
+    found = _fewest([b"contracts", b"Contract", b"subcontract", b"fee", b"fees", b"feel"])
+    assert found == [b"fee", b"Contract"]
 
 
 @needs_hyperscan
-def test_first_pass_and_windows_change_no_hit() -> None:
+def test_first_pass_and_bounded_scans_change_no_hit() -> None:
     engine = _engine()
-    scanner = engine.scanner
+    fast = engine.scanner
+    plain = Scanner(fast.patterns, "re")  # no first pass, no bounds: every match as it is
     terms = [
         t.text
         for lexicon in packs.load([packs.resolve("builtin", packs.data_dir())]).lexicons.values()
         for t in lexicon.terms
     ]
     rng = random.Random(7)
-    separators = [" ", "  ", "\n", "\n\n", " - ", "-", "\t", "é ", " ’ "]
-    files = sorted(ENRON.glob("*/*.eml"))[:40] if ENRON.is_dir() else []
-    texts = [f.read_text("latin-1") for f in files]
-    for size in (300, 5000, WINDOWED_BYTES + 5000):
+    separators = [" ", "  ", "\n", "\n\n", " - ", "-", "\t", "é ", " ’ ", "\xa0"]
+    separators += [" " * 17, "\n" + "-" * 60 + "\n", "\n \t\n" * 12]  # long runs
+    files = sorted(ENRON.glob("*/*.eml"))[:30] if ENRON.is_dir() else []
+    texts = [f.read_text("latin-1")[:4000] for f in files]
+    for size in (300, 3000, 3000, FIRST_PASS_LIMIT + 2000):
         pieces: list[str] = []
         while sum(map(len, pieces)) < size:
             term = rng.choice(terms)
             pieces.append("".join(w + rng.choice(separators) for w in term.split(" ")))
-            pieces.append(rng.choice(texts)[: rng.randint(0, 400)] if texts else "and so on ")
+            pieces.append(rng.choice(texts)[: rng.randint(0, 200)] if texts else "and so on ")
         texts.append("".join(pieces))
     for text in texts:
-        scan = scanner.prepare(text)
-        for group in scanner.groups:
-            whole = _leftmost_longest(scanner._impls[group].scan(scanner.prepare(text)))
-            assert scan.group(group) == whole, group
+        scan, expected = fast.prepare(text), plain.prepare(text)
+        for group in fast.groups:
+            assert scan.group(group) == expected.group(group), group
 
 
 @needs_hyperscan

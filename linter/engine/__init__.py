@@ -1,12 +1,22 @@
 """The rule engine: items and contacts in, findings out. Pure: no I/O.
 
 An :class:`Engine` is compiled once per run from rules, lexicons, the contact
-directory and working hours: every lexicon term, rule phrase and client name goes into
-one :class:`~linter.engine.scanner.Scanner`. :meth:`Engine.check` then evaluates each
-rule that applies to an item's kind, reading selections lazily (participants before
-text, so an item with no client is never scanned) and yields one
-:class:`~linter.model.Finding` per rule whose condition holds, with the evidence of the
-selections that made it hold.
+directory and working hours: every form of every lexicon term, rule phrase and client
+name goes into one :class:`~linter.engine.scanner.Scanner`. :meth:`Engine.check` then
+takes an item in steps, each spending only what the one before could not settle:
+
+* the gate (:mod:`linter.engine.gate`): a cheap first pass over the item's text tells
+  which groups of patterns cannot occur in it, and so which rules cannot fire; most
+  items end here;
+* each remaining rule that applies to the item's kind: its condition, reading
+  selections lazily and in its order (``client and business`` never looks for business
+  on an item with no client), each group of patterns scanned at most once per item
+  (:mod:`linter.engine.context`);
+* one :class:`~linter.model.Finding` per rule whose condition holds, with the evidence
+  of the selections that made it hold.
+
+The clients met in items are remembered for :meth:`Engine.check_directory` by their
+addresses, looked up only when asked for.
 """
 
 from __future__ import annotations
@@ -19,13 +29,15 @@ from types import SimpleNamespace
 from linter.contacts import Directory, records
 from linter.engine import suppress
 from linter.engine.context import Context
+from linter.engine.gate import MAX_REMEMBERED, Gate
 from linter.engine.hours import WorkingHours
-from linter.engine.lexicon import Lexicon, term_pattern
+from linter.engine.lexicon import Lexicon, form_pattern, term_patterns
 from linter.engine.predicates import MentionPredicate, labels
 from linter.engine.rules import Rule
 from linter.engine.scanner import DatabaseCache, Pattern, Scanner
 from linter.model import ITEM_KINDS, Contact, Evidence, Finding, Item, ItemRef
 
+LOOKUP_MEMO = 65536  # addresses remembered per engine (a bound on memory, not a cache policy)
 _LEGAL_SUFFIX = re.compile(
     r"[\s,]+(?:ltd\.?|limited|llc|llp|inc\.?|plc|gmbh|ag|s\.?a\.?|corp\.?|& co\.?|co\.?)$",
     re.IGNORECASE,
@@ -44,7 +56,8 @@ class Engine:
     ):
         self.rules = sorted(rules, key=lambda r: r.id)
         self.rule_ids = frozenset(r.id for r in self.rules)
-        self.seen_clients: set[str] = set()  # keys of clients met in checked items
+        self._seen: set[str] = set()  # keys of clients met in checked items...
+        self._unseen: set[str] = set()  # ...and the addresses not yet looked up for them
         self.directory = directory
         self.hours = hours or WorkingHours()
         self.by_kind = {
@@ -55,7 +68,8 @@ class Engine:
         self.weights: dict[tuple[str, int], float] = {}  # what a term counts towards `min`
         for name in sorted({n for rule in self.rules for n in rule.lexicons}):
             for index, term in enumerate(lexicons[name].terms):
-                patterns.append(Pattern(f"lexicon:{name}", index, term_pattern(term.all_forms())))
+                for regex in term_patterns(term.all_forms()):  # each form its own pattern
+                    patterns.append(Pattern(f"lexicon:{name}", index, regex))
                 if term.ignore:
                     self.ignored.add((f"lexicon:{name}", index))
                 if term.weight != 1:
@@ -71,6 +85,16 @@ class Engine:
             if any(f in rule.fields for rule in self.rules)
         )
         self.scanner = Scanner(patterns, backend, cache)
+        self.gate = Gate(self.rules, self.scanner.bits)
+        # by item kind: whether a rule of the kind needs words, and by the groups an
+        # item may have hits of, the rules the gate lets through
+        self._gated = {
+            kind: any(r.id in self.gate.needs for r in rules)
+            for kind, rules in self.by_kind.items()
+        }
+        self._may_fire: dict[tuple[str, int], list[Rule]] = {}
+        self._tracks_clients = bool(self.by_kind["contact"])  # for check_directory
+        self._contacts: dict[str, Contact | None] = {}  # by address, see contact_of
 
     def _contact_patterns(self) -> Iterator[Pattern]:
         for contact in self.directory.named_clients:
@@ -89,7 +113,21 @@ class Engine:
             index = len(self.mentionable)
             self.mentionable.append(contact)
             for form in forms:
-                yield Pattern("contacts", index, term_pattern((form,), ignore_case=False), False)
+                yield Pattern("contacts", index, form_pattern(form, ignore_case=False), False)
+
+    @property
+    def seen_clients(self) -> set[str]:
+        """The keys of the clients among the participants of the items checked so far."""
+        self._fold_seen()
+        return self._seen
+
+    def _fold_seen(self) -> None:
+        is_me = self.directory.is_me
+        for address in self._unseen:
+            contact = self.contact_of(address)
+            if contact is not None and not is_me(address):
+                self._seen.add(contact.key)
+        self._unseen.clear()
 
     def check_directory(self, only_seen: bool = False) -> Iterator[Finding]:
         """Findings about the relationships themselves: rules that apply to ``contact``
@@ -106,17 +144,50 @@ class Engine:
         ``suppressed``, followed by findings about the markers themselves."""
         found = suppress.markers(item)
         if not found:
-            yield from self._evaluate(item)
-            return
-        yield from suppress.apply(item, list(self._evaluate(item)), found, self.rule_ids)
+            return iter(self._evaluate(item))
+        return suppress.apply(item, self._evaluate(item), found, self.rule_ids)
 
-    def _evaluate(self, item: Item) -> Iterator[Finding]:
+    def contact_of(self, address: str) -> Contact | None:
+        """``directory.lookup(address)``, remembered for the run: a mailbox names the same
+        people over and over (a long To list on every message of a thread), so each
+        address is resolved once, up to ``LOOKUP_MEMO`` of them."""
+        try:
+            return self._contacts[address]
+        except KeyError:
+            if len(self._contacts) >= LOOKUP_MEMO:
+                self._contacts.clear()
+            found = self._contacts[address] = self.directory.lookup(address)
+            return found
+
+    def may_fire(self, context: Context) -> list[Rule]:
+        """The rules for the item's kind, less those that cannot fire on it for want of
+        words (see :mod:`linter.engine.gate`): evaluating them would find nothing."""
+        kind = context.item.kind
+        rules = self.by_kind[kind]
+        if not self._gated[kind]:
+            return rules
+        possible = context.text_scan().possible_bits()
+        found = self._may_fire.get((kind, possible))
+        if found is None:
+            if len(self._may_fire) >= MAX_REMEMBERED:
+                self._may_fire.clear()
+            blocked = self.gate.blocked_bits(possible)
+            found = self._may_fire[(kind, possible)] = [
+                rule for rule in rules if rule.id not in blocked
+            ]
+        return found
+
+    def _evaluate(self, item: Item) -> list[Finding]:
+        if self._tracks_clients and item.kind != "contact":
+            # looked up when asked for (most addresses recur): see seen_clients
+            self._unseen.update([p.address for p in item.participants])
+            if len(self._unseen) >= LOOKUP_MEMO:
+                self._fold_seen()  # bounds the memory they take
+        if not self.by_kind[item.kind]:
+            return []
         context = Context(self, item)
-        if self.by_kind["contact"] and item.kind != "contact":
-            self.seen_clients.update(context.client_keys)
-        for rule in self.by_kind.get(item.kind, ()):
-            if not context.may_fire(rule):
-                continue  # it needs words the item does not have
+        findings: list[Finding] = []
+        for rule in self.may_fire(context):
             results: dict[str, list[Evidence] | None] = {}
 
             def truth(name: str, rule: Rule = rule, results: dict = results) -> bool:  # type: ignore[type-arg]
@@ -132,7 +203,7 @@ class Engine:
                 if name in rule.positive and results.get(name)
                 for piece in results[name] or ()
             )
-            yield Finding(
+            finding = Finding(
                 rule=rule.id,
                 name=rule.name,
                 title=rule.title,
@@ -144,6 +215,8 @@ class Engine:
                 principles=rule.principles,
                 advice=rule.advice,
             )
+            findings.append(finding)
+        return findings
 
 
 def render(rule: Rule, context: Context, results: dict[str, list[Evidence] | None]) -> str:

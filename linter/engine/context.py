@@ -1,95 +1,147 @@
 """What the engine knows about one item while it evaluates rules on it.
 
 Everything is computed on first use and at most once per item: the participants
-resolved against the contact directory (each address once per run), and the scans of
-the item's text fields, one per group of patterns (a lexicon, a selection's phrases,
-client names) that some selection asks for. A rule that fails on a cheap selection (no
-client among the participants) never causes a scan, and a rule that fails on its first
-lexicon never scans for its second.
+resolved against the contact directory (each address once per run, see
+:meth:`~linter.engine.Engine.contact_of`), and the scans of the item's text fields, one
+per group of patterns (a lexicon, a selection's phrases, client names) that some
+selection asks for. A rule that fails on a cheap selection (no client among the
+participants) never causes a scan, and a rule that fails on its first lexicon never
+scans for its second.
+
+A context is made for every item, and most items end with it, so it keeps to plain
+attributes filled on demand (``functools.cached_property`` costs a lock per read).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
-from linter.engine.gate import Gate
 from linter.engine.predicates import MAX_EVIDENCE
 from linter.engine.scanner import Hit, TextScan
 from linter.model import Contact, ContactRecord, Evidence, Item, Participant
 from linter.text import snippet
 
 if TYPE_CHECKING:
-    from linter.contacts import Directory
     from linter.engine import Engine
-    from linter.engine.rules import Rule
 
 # Joins fields for the scans. NUL is neither a word character nor whitespace, so no
 # phrase can match across two fields.
 FIELD_SEPARATOR = "\n\x00\n"
+APART = 4096  # characters a field must be shorter than the rest to be scanned alone
 
 
-@dataclass(frozen=True, slots=True)
-class FieldHit:
+class FieldHit(NamedTuple):
     field: str
     hit: Hit  # offsets relative to the field's text
 
 
 class Context:
+    __slots__ = (
+        "_by_group",
+        "_client_keys",
+        "_clients",
+        "_labelled",
+        "_resolved",
+        "_scan",
+        "_starts",
+        "engine",
+        "item",
+    )
+
     def __init__(self, engine: Engine, item: Item):
         self.engine = engine
         self.item = item
         self._by_group: dict[str, list[tuple[Hit, FieldHit]]] = {}
         self._labelled: dict[str, list[tuple[Participant, Contact | None, str]]] = {}
-        self._blocked: frozenset[str] | None = None  # rules that cannot fire, once known
+        self._scan: TextScan | None = None
+        self._starts: list[int] = []  # where each scanned field starts in the joined text
+        self._resolved: list[tuple[Participant, Contact | None]] | None = None
+        self._clients: list[Contact] | None = None
+        self._client_keys: frozenset[str] | None = None
 
     def field_text(self, field: str) -> str:
         if field == "attachments":
             return "\n".join(getattr(self.item, "attachments", ()))
         return self.item.field_text(field)
 
-    @cached_property
-    def _scan(self) -> tuple[TextScan, tuple[str, ...], list[int]]:
-        """The scan of the item's text fields, joined, and where each field starts."""
-        names = self.engine.scan_fields
-        texts = [self.field_text(name) for name in names]
-        starts = []
-        position = 0
-        for text in texts:
-            starts.append(position)
-            position += len(text) + len(FIELD_SEPARATOR)
-        return self.engine.scanner.prepare(FIELD_SEPARATOR.join(texts)), names, starts
+    def text_scan(self) -> TextScan:
+        """The scan of the item's text fields (the engine's ``scan_fields``), joined."""
+        scan = self._scan
+        if scan is None:
+            item, names = self.item, self.engine.scan_fields
+            if "attachments" in names:
+                texts = [self.field_text(name) for name in names]
+            else:  # plain text attributes: read directly, as on every item this runs
+                texts = [getattr(item, name) or "" for name in names]
+            position = 0
+            for text in texts:
+                self._starts.append(position)
+                position += len(text) + len(FIELD_SEPARATOR)
+            scan = self._scan = self.engine.scanner.prepare(FIELD_SEPARATOR.join(texts))
+        return scan
 
-    def may_fire(self, rule: Rule) -> bool:
-        """``False`` when ``rule`` cannot fire on this item for want of words (see
-        :mod:`linter.engine.gate`); evaluating it would find nothing."""
-        blocked = self._blocked
-        if blocked is None:
-            gate = _gate(self.engine)
-            if rule.id not in gate.needs:
-                return True
-            blocked = self._blocked = gate.blocked(self._scan[0].possible())
-        return rule.id not in blocked
+    def _group_hits(
+        self, group: str, fields: Sequence[str] | None = None
+    ) -> list[tuple[Hit, FieldHit]]:
+        """One group's hits in ``fields`` (all text fields when not given), each as
+        found in the joined text and within its field, in text order.
 
-    def _group_hits(self, group: str) -> list[tuple[Hit, FieldHit]]:
-        """One group's hits: each as found in the joined text and within its field."""
+        Short fields of a long text (the title of a newsletter) are scanned on their own,
+        each once: no phrase crosses fields, so they hold the same hits either way.
+        """
         found = self._by_group.get(group)
         if found is not None:
             return found
-        scan, names, starts = self._scan
+        scan = self.text_scan()
+        names, starts = self.engine.scan_fields, self._starts
+        if fields is not None and self._apart(fields):
+            found = []
+            for index, name in enumerate(names):
+                if name in fields:
+                    found += self._field_hits(group, index)
+            return found
         found = []
+        if not names:
+            return found
         ignored = self.engine.ignored
-        for hit in scan.group(group):
-            if (hit.group, hit.key) in ignored:
+        index, offset, name = 0, 0, names[0]
+        following = starts[1] if len(starts) > 1 else len(scan.text)  # where the next begins
+        for hit in scan.group(group):  # in text order: each field's hits follow the last's
+            if ignored and (group, hit.key) in ignored:
                 continue
-            index = bisect.bisect_right(starts, hit.start) - 1
-            offset = starts[index]
-            relative = Hit(hit.group, hit.key, hit.start - offset, hit.end - offset)
-            found.append((hit, FieldHit(names[index], relative)))
+            if hit.start >= following:
+                index = bisect.bisect_right(starts, hit.start) - 1
+                offset, name = starts[index], names[index]
+                following = starts[index + 1] if index + 1 < len(starts) else len(scan.text)
+            relative = Hit(group, hit.key, hit.start - offset, hit.end - offset)
+            found.append((hit, FieldHit(name, relative)))
         self._by_group[group] = found
+        return found
+
+    def _apart(self, fields: Sequence[str]) -> bool:
+        """Whether ``fields`` are worth scanning on their own: much shorter than the
+        joined text (which other selections may never need)."""
+        names, starts = self.engine.scan_fields, self._starts
+        total = starts[-1] + len(self.field_text(names[-1])) if names else 0
+        wanted = sum(len(self.field_text(name)) for name in names if name in fields)
+        return wanted + APART < total
+
+    def _field_hits(self, group: str, index: int) -> list[tuple[Hit, FieldHit]]:
+        name = self.engine.scan_fields[index]
+        key = f"{group}\x00{name}"
+        found = self._by_group.get(key)
+        if found is None:
+            possible = self.text_scan().possible_bits()  # what rules the whole text out
+            scan = self.engine.scanner.prepare(self.field_text(name), possible)
+            offset = self._starts[index]
+            ignored = self.engine.ignored
+            found = self._by_group[key] = [
+                (Hit(hit.group, hit.key, hit.start + offset, hit.end + offset), FieldHit(name, hit))
+                for hit in scan.group(group)
+                if (hit.group, hit.key) not in ignored
+            ]
         return found
 
     def hits(self, fields: Sequence[str], groups: Iterable[str] | None = None) -> list[FieldHit]:
@@ -97,25 +149,27 @@ class Context:
         given), in text order. Only the groups asked for are ever scanned."""
         names = sorted(set(self.engine.scanner.groups if groups is None else groups))
         if len(names) == 1:
-            return [h for _, h in self._group_hits(names[0]) if h.field in fields]
-        merged = [pair for name in names for pair in self._group_hits(name)]
+            return [h for _, h in self._group_hits(names[0], fields) if h.field in fields]
+        merged = [pair for name in names for pair in self._group_hits(name, fields)]
         merged.sort(key=_text_order)  # stable: equal spans stay in group order
         return [h for _, h in merged if h.field in fields]
 
-    @cached_property
-    def _resolved(self) -> list[tuple[Participant, Contact | None]]:
-        if isinstance(self.item, ContactRecord):  # the record is its own contact
-            return [(p, self.item.contact) for p in self.item.participants]
-        lookup = _lookups(self.engine.directory)
-        return [(p, lookup(p.address)) for p in self.item.participants]
-
     def resolved(self, field: str) -> list[tuple[Participant, Contact | None]]:
+        everyone = self._resolved
+        if everyone is None:
+            item = self.item
+            if isinstance(item, ContactRecord):  # the record is its own contact
+                everyone = [(p, item.contact) for p in item.participants]
+            else:
+                contact_of = self.engine.contact_of
+                everyone = [(p, contact_of(p.address)) for p in item.participants]
+            self._resolved = everyone
         if field == "participants":
-            return self._resolved
+            return everyone
         sender = self.item.sender
         if field == "sender":
-            return self._resolved[:1] if sender else []
-        return self._resolved[1:] if sender else self._resolved
+            return everyone[:1] if sender else []
+        return everyone[1:] if sender else everyone
 
     def labelled(self, field: str) -> list[tuple[Participant, Contact | None, str]]:
         """:meth:`resolved` with the words evidence shows for each participant: the
@@ -127,23 +181,30 @@ class Context:
             ]
         return found
 
-    @cached_property
+    @property
     def clients(self) -> list[Contact]:
         """Distinct client contacts among the participants, in order of appearance."""
-        seen: dict[str, Contact] = {}
-        for participant, contact in self._resolved:
-            # a contact already seen needs no second look (a long To list at one client)
-            if (
-                contact is not None
-                and contact.name not in seen
-                and not self.is_me(participant.address)
-            ):
-                seen[contact.name] = contact
-        return list(seen.values())
+        found = self._clients
+        if found is None:
+            seen: dict[str, Contact] = {}
+            is_me = self.engine.directory.is_me
+            for participant, contact in self.resolved("participants"):
+                # a contact already seen needs no second look (a long To list at one client)
+                if (
+                    contact is not None
+                    and contact.name not in seen
+                    and not is_me(participant.address)
+                ):
+                    seen[contact.name] = contact
+            found = self._clients = list(seen.values())
+        return found
 
-    @cached_property
+    @property
     def client_keys(self) -> frozenset[str]:
-        return frozenset(c.key for c in self.clients)
+        found = self._client_keys
+        if found is None:
+            found = self._client_keys = frozenset(c.key for c in self.clients)
+        return found
 
     def is_me(self, address: str) -> bool:
         return self.engine.directory.is_me(address)
@@ -161,46 +222,3 @@ class Context:
 
 def _text_order(pair: tuple[Hit, FieldHit]) -> tuple[int, int]:
     return pair[0].start, pair[0].end
-
-
-LOOKUP_MEMO = 65536  # addresses remembered per directory (a bound on memory, not a cache policy)
-_memos: dict[int, tuple[Directory, dict[str, Contact | None]]] = {}
-
-
-def _lookups(directory: Directory) -> Callable[[str], Contact | None]:
-    """``directory.lookup``, remembering each address's answer for the run.
-
-    A mailbox names the same people over and over (a long To list on every message of
-    a thread); each address is resolved once, up to ``LOOKUP_MEMO`` of them.
-    """
-    entry = _memos.get(id(directory))
-    if entry is None or entry[0] is not directory:
-        if len(_memos) >= 8:
-            _memos.clear()
-        entry = _memos[id(directory)] = (directory, {})
-    memo = entry[1]
-    lookup = directory.lookup
-
-    def remembered(address: str) -> Contact | None:
-        try:
-            return memo[address]
-        except KeyError:
-            if len(memo) >= LOOKUP_MEMO:
-                memo.clear()
-            found = memo[address] = lookup(address)
-            return found
-
-    return remembered
-
-
-_gates: dict[int, tuple[Engine, Gate]] = {}
-
-
-def _gate(engine: Engine) -> Gate:
-    """The engine's :class:`~linter.engine.gate.Gate`, worked out once per engine."""
-    entry = _gates.get(id(engine))
-    if entry is None or entry[0] is not engine:
-        if len(_gates) >= 8:
-            _gates.clear()
-        entry = _gates[id(engine)] = (engine, Gate(engine.rules))
-    return entry[1]

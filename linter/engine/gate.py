@@ -23,7 +23,7 @@ say: the findings are the same as without the gate.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from linter.engine.predicates import HitsPredicate, MentionPredicate, NearPredicate
@@ -39,35 +39,70 @@ MAX_REMEMBERED = 4096  # sets of possible groups remembered, with the rules they
 
 
 class Gate:
-    def __init__(self, rules: Iterable[Rule]):
+    """What each rule needs, and which rules cannot fire given the groups that may have
+    hits in an item.
+
+    Sets of groups are numbers here, a bit a group (``bits``: the scanner's
+    :attr:`~linter.engine.scanner.Scanner.bits`), so an item costs a few integer
+    operations; a group no bit is given for can have no hits.
+    """
+
+    def __init__(self, rules: Iterable[Rule], bits: Mapping[str, int] | None = None):
         self.needs: dict[str, Needs] = {}
         for rule in rules:
             needs = rule_needs(rule)
             if needs != NOTHING:
                 self.needs[rule.id] = needs
+        named = {
+            group
+            for needs in self.needs.values()
+            for clauses in needs
+            for clause in clauses
+            for group in clause
+        }
+        self.bits = dict(bits) if bits is not None else _bits(named)
+        self._masks = {
+            rule_id: tuple(tuple(self.mask(clause) for clause in clauses) for clauses in needs)
+            for rule_id, needs in self.needs.items()
+        }
         # items come with few distinct sets of possible groups: each is worked out once
-        self._blocked: dict[frozenset[str], frozenset[str]] = {}
+        self._blocked: dict[int, frozenset[str]] = {}
+
+    def mask(self, groups: Iterable[str]) -> int:
+        """``groups`` as a number (see :class:`Gate`)."""
+        found = 0
+        for group in groups:
+            found |= self.bits.get(group, 0)
+        return found
+
+    def blocked_bits(self, possible: int) -> frozenset[str]:
+        """The ids of the rules that cannot fire when only the groups in ``possible``
+        (a number, see :class:`Gate`) can have hits."""
+        found = self._blocked.get(possible)
+        if found is None:
+            if len(self._blocked) >= MAX_REMEMBERED:
+                self._blocked.clear()
+            found = self._blocked[possible] = frozenset(
+                rule_id for rule_id, masks in self._masks.items() if not _met(masks, possible)
+            )
+        return found
 
     def blocked(self, possible: Collection[str]) -> frozenset[str]:
         """The ids of the rules that cannot fire when only the groups in ``possible``
         can have hits."""
-        key = frozenset(possible)
-        found = self._blocked.get(key)
-        if found is None:
-            if len(self._blocked) >= MAX_REMEMBERED:
-                self._blocked.clear()
-            found = self._blocked[key] = frozenset(
-                rule_id for rule_id, needs in self.needs.items() if not _met(needs, key)
-            )
-        return found
+        return self.blocked_bits(self.mask(possible))
 
     def may_fire(self, rule: Rule, possible: Collection[str]) -> bool:
         """Whether ``rule`` can fire when only the groups in ``possible`` can have hits."""
         return rule.id not in self.blocked(possible)
 
 
-def _met(needs: Needs, possible: frozenset[str]) -> bool:
-    return any(all(not clause.isdisjoint(possible) for clause in clauses) for clauses in needs)
+def _bits(groups: Iterable[str]) -> dict[str, int]:
+    return {group: 1 << index for index, group in enumerate(sorted(groups))}
+
+
+def _met(masks: tuple[tuple[int, ...], ...], possible: int) -> bool:
+    return any(all(clause & possible for clause in clauses) for clauses in masks)
 
 
 def rule_needs(rule: Rule) -> Needs:

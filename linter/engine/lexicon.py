@@ -17,7 +17,9 @@ Matching is case-insensitive and on word boundaries: ``fee`` matches "Fees" but 
 "coffee". Inflection adds plural and verb forms to the last word of a term (``-s``,
 ``-es``, ``-ies``, ``-ed``, ``-ing``, with the usual spelling changes) — it
 over-generates a little, which costs nothing, and never reaches into other words.
-A straight or curly apostrophe matches either.
+A straight or curly apostrophe matches either. Each form is bounded at its own ends,
+and only at an end that is a letter or digit: ``{term: inc, forms: [inc.]}`` matches
+"Inc." before a space, and never "Incline".
 
 A term marked ``ignore: true`` is a known false friend: where it matches, the words
 inside it do not count (``third party`` keeps "party" from reading as a social
@@ -30,6 +32,7 @@ accept and reject words (see :func:`Lexicon.adjusted`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -102,35 +105,49 @@ def inflections(term: str) -> list[str]:
     return [f"{head} {form}" if head else form for form in forms]
 
 
-def term_pattern(forms: tuple[str, ...], ignore_case: bool = True) -> str:
-    """One regular expression matching any of ``forms`` as whole words.
+def term_patterns(forms: Iterable[str], ignore_case: bool = True) -> tuple[str, ...]:
+    """One regular expression per distinct form of a term (see :func:`form_pattern`).
+
+    Forms are never joined into one alternation: each must carry the word boundaries of
+    its own ends ("a.m." and "am" differ), and a matching backend that reports one start
+    for each end of a pattern (Hyperscan) would let a longer form that fails its
+    boundary hide a shorter one ("a curry" inside "Wanda Curry" hiding "Curry").
+    """
+    return tuple(dict.fromkeys(form_pattern(form, ignore_case) for form in forms))
+
+
+def form_pattern(form: str, ignore_case: bool = True) -> str:
+    """A regular expression matching ``form`` as whole words: with a word boundary at
+    each end of the form that is a word character (a trailing ``*`` counts as one), and
+    none at an end that is not ("inc." may be followed by a space, "'s house" follow a
+    name).
 
     The syntax stays inside what both Hyperscan and Python ``re`` understand, so the
     two matching backends agree.
     """
-    alternatives = sorted(
-        {_form_pattern(f, ignore_case) for f in forms}, key=lambda a: (-len(a), a)
-    )
-    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-    first = forms[0]
-    prefix = r"\b" if _WORD_CHAR.match(first[0]) else ""
-    suffix = r"\b" if _WORD_CHAR.match(first[-1]) or first.endswith("*") else ""
-    return prefix + body + suffix
+    prefix = r"\b" if _WORD_CHAR.match(form[0]) else ""
+    suffix = r"\b" if _WORD_CHAR.match(form[-1]) or form.endswith("*") else ""
+    return prefix + _form_body(form, ignore_case) + suffix
 
 
-def _form_pattern(form: str, ignore_case: bool) -> str:
+def _form_body(form: str, ignore_case: bool) -> str:
     tokens = []
     for token in form.split(" "):
+        if token.isascii() and token.isalnum():  # most words: nothing to escape or fold
+            tokens.append(token)
+            continue
         star = token.endswith("*") and len(token) > 1
         token = token[:-1] if star else token
         chars = []
         for char in token:
+            upper = char.upper()
             if char == "'":
                 chars.append("['’]")
             elif char == "-":
                 chars.append(r"[\s\-]?")
-            elif ignore_case and char.isalpha() and not char.isascii() and char.upper() != char:
-                chars.append(f"[{char}{char.upper()}]")  # Hyperscan folds ASCII case only
+            elif ignore_case and char.isalpha() and not char.isascii() and upper != char:
+                # matching folds ASCII case only; "ß" has no one-letter capital to list
+                chars.append(f"[{char}{upper}]" if len(upper) == 1 else re.escape(char))
             else:
                 chars.append(re.escape(char))
         tokens.append("".join(chars) + (r"\w*" if star else ""))

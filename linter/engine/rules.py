@@ -40,7 +40,7 @@ from typing import Any
 
 from linter.engine import condition as conditions
 from linter.engine.hours import parse_days
-from linter.engine.lexicon import normalise, term_pattern
+from linter.engine.lexicon import form_pattern, normalise
 from linter.engine.predicates import (
     PARTICIPANT_FIELDS,
     PARTICIPANT_MODIFIERS,
@@ -326,7 +326,7 @@ class _SelectionCompiler:
                 raise ConfigError(self.path, "empty phrase", mark)
             group = f"phrases:{self.rule_id}.{name}.{index}.{field_name}.{modifier}"
             for key, phrase in enumerate(dict.fromkeys(phrases)):
-                self.patterns.append(Pattern(group, key, term_pattern((phrase,))))
+                self.patterns.append(Pattern(group, key, form_pattern(phrase)))
             need = len(set(phrases)) if modifier == "all" else 0
             return HitsPredicate(name, fields, (group,), 1, need)
         if modifier == "re":

@@ -1,6 +1,6 @@
 """Multi-pattern scans of an item's text, one per group of patterns, on demand.
 
-Every lexicon term of every rule, every ``contains`` phrase and every client name in
+Every form of every lexicon term, every ``contains`` phrase and every client name in
 the contact directory is compiled once per run into a :class:`Scanner`, one database
 per group (a lexicon, one selection's phrases, the client names). An item's text is
 scanned for a group only when a selection first asks for that group, and at most once:
@@ -12,17 +12,26 @@ Two backends give the same answers:
 
 * **Hyperscan** (Intel's multi-pattern regex engine; the ``hyperscan`` wheel), which
   scans for thousands of patterns at once in one pass, about 100 times faster than a
-  Python alternation. It folds ASCII case only and its ``\\b`` is ASCII, so hits are
-  re-checked against Unicode word boundaries here.
+  Python alternation. Its ``\\b`` is ASCII, so hits are checked against Unicode word
+  boundaries here; it reports one start for each end of a pattern, so a pattern that
+  can match from two starts to one end has the others looked for here; and it folds
+  a few letters beyond ASCII case (the Kelvin sign as k), so such hits are confirmed
+  with Python ``re``. Its patterns are :func:`~linter.engine.separators.bounded`, with
+  long separator runs cut from a copy of the text first.
 * Python ``re``, one alternation per group of patterns, where no Hyperscan wheel
   exists.
 
+Both give a pattern the same meaning: ASCII ``\\w`` and ``\\s`` and ASCII case folding
+(a lexicon lists both cases of other letters itself: ``[éÉ]``), word boundaries in
+Unicode terms.
+
 With Hyperscan, a cheap first pass comes before any of that (see
 :mod:`linter.engine.separators`): one scan of the text with its word separators
-deleted, for every group's phrases written without them, tells which groups cannot have
-a hit at all. Those are never scanned, and the rule gate (:mod:`linter.engine.gate`)
-skips the rules that need them. In a long text the same pass also says where hits can
-be, and a group is scanned only there.
+deleted, for plain strings that every match of a group's patterns holds once written
+without them, tells which groups cannot have a hit at all. Those are never scanned,
+and the rule gate (:mod:`linter.engine.gate`) skips the rules that need them. A long
+text (a newsletter) holds words of nearly every group, so it goes without: the pass
+would rule out little and cost as much as the scans it spared.
 
 Within one group (one lexicon, one set of phrases), hits are reduced to leftmost-
 longest, non-overlapping matches, the same rule both backends follow: "contract review"
@@ -35,12 +44,15 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from linter.engine.separators import (
+    LONG_RUN_EXPRESSION,
     SEPARATOR_BYTES,
-    strip_separators,
-    windows,
+    Shortened,
+    bounded,
+    necessary_literals,
+    shorten_runs,
     without_separators,
 )
 
@@ -55,12 +67,11 @@ except ImportError:  # pragma: no cover
 class Pattern:
     group: str  # e.g. "lexicon:business", "phrases:CL101.ok", "contacts"
     key: int  # what matched within the group (term index, contact index, ...)
-    regex: str
+    regex: str  # one form (see linter.engine.lexicon.form_pattern); a key may have several
     ignore_case: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: items with long texts make thousands of them
     group: str
     key: int
     start: int
@@ -69,7 +80,7 @@ class Hit:
 
 class DatabaseCache(Protocol):
     """Somewhere to keep compiled Hyperscan databases between runs (compiling the
-    default pack takes about a second; loading it, milliseconds). The engine stays pure:
+    default pack takes seconds; loading it, milliseconds). The engine stays pure:
     the caller decides where, if anywhere, the bytes live."""
 
     def get(self, key: str) -> bytes | None: ...
@@ -77,8 +88,7 @@ class DatabaseCache(Protocol):
 
 
 _COMPILED: dict[str, Any] = {}  # this process's compiled databases, by pattern hash
-WINDOWED_BYTES = 32 * 1024  # a text this long is scanned only where the first pass points
-WINDOW_BLOCK = 256  # bytes; the grain of those windows
+FIRST_PASS_LIMIT = 32 * 1024  # characters: a longer text goes without the first pass
 
 
 def available_backends() -> tuple[str, ...]:
@@ -86,7 +96,11 @@ def available_backends() -> tuple[str, ...]:
 
 
 class Scanner:
-    """Compiled patterns; :meth:`prepare` starts the scans of one text."""
+    """Compiled patterns; :meth:`prepare` starts the scans of one text.
+
+    ``bits`` gives each group a bit, for sets of groups written as one number (see
+    :meth:`TextScan.possible_bits`).
+    """
 
     def __init__(
         self,
@@ -102,19 +116,24 @@ class Scanner:
         for pattern in self.patterns:
             by_group.setdefault(pattern.group, []).append(pattern)
         self.groups = tuple(sorted(by_group))
+        self.bits = {group: 1 << index for index, group in enumerate(self.groups)}
+        self.every = (1 << len(self.groups)) - 1
         self._impls: dict[str, _Hyperscan | _Re] = {}
         self._prefilter: _Prefilter | None = None
+        self._runs: _RunFinder | None = None  # finds long separator runs (Hyperscan)
         if self.backend == "hyperscan":
-            fast = {
-                group: _Hyperscan(members, cache) for group, members in sorted(by_group.items())
-            }
+            fast = {group: _Hyperscan(by_group[group], cache) for group in self.groups}
             self._impls.update(fast)
-            self._prefilter = _Prefilter(fast, cache) if fast else None
+            self._prefilter = _Prefilter(fast, self.bits, cache) if fast else None
+            if any(impl.shortens for impl in fast.values()):
+                self._runs = _RunFinder(cache)
         else:
-            self._impls.update((group, _Re(members)) for group, members in sorted(by_group.items()))
+            self._impls.update((group, _Re(by_group[group])) for group in self.groups)
 
-    def prepare(self, text: str) -> TextScan:
-        return TextScan(self, text)
+    def prepare(self, text: str, possible: int | None = None) -> TextScan:
+        """The scans of ``text``; with ``possible``, the groups that may have hits
+        there are known already (it is part of a text whose first pass was done)."""
+        return TextScan(self, text, possible)
 
     def scan(self, text: str) -> list[Hit]:
         """Every hit of every group in ``text``."""
@@ -129,59 +148,48 @@ class TextScan:
     text order (start, then end, then group name).
     """
 
-    __slots__ = ("_by_group", "_data", "_located", "_offsets", "_possible", "scanner", "text")
+    __slots__ = ("_by_group", "_data", "_offsets", "_possible", "_short", "scanner", "text")
 
-    def __init__(self, scanner: Scanner, text: str):
+    def __init__(self, scanner: Scanner, text: str, possible: int | None = None):
         self.scanner = scanner
         self.text = text
         self._data: bytes | None = None  # the UTF-8 text, for Hyperscan
         self._offsets: bytes | None = None  # marks UTF-8 continuation bytes, when any
         self._by_group: dict[str, list[Hit]] = {}
-        self._possible: set[str] | None = None  # what the first pass left possible
-        self._located: tuple[bytes, list[int]] | None = None  # without separators, blocks
+        self._possible = possible  # the groups the first pass left possible
+        self._short: Shortened | None = None  # the text with long runs cut, for scans
 
     def group(self, name: str) -> list[Hit]:
         found = self._by_group.get(name)
         if found is None:
             impl = self.scanner._impls.get(name)
-            if impl is None or not self.text or not self._may_hit(name):
+            if impl is None or not self.possible_bits() & self.scanner.bits[name]:
                 found = []
             else:
-                found = _leftmost_longest(impl.scan(self, self._windows(name)))
+                found = _leftmost_longest(impl.scan(self), name)
             self._by_group[name] = found
         return found
 
-    def _windows(self, name: str) -> list[tuple[int, int]] | None:
-        """Where to scan a long text for ``name``, from the first pass (see
-        :func:`~linter.engine.separators.windows`); ``None``: all of it."""
-        prefilter = self.scanner._prefilter
-        data = self.encoded()
-        if prefilter is None or name not in prefilter.gated or len(data) < WINDOWED_BYTES:
-            return None
-        if self._located is None:
-            self._located = strip_separators(data, WINDOW_BLOCK)
-        stripped, starts = self._located
-        spans = prefilter.located(stripped, name)
-        return None if spans is None else windows(spans, starts, data, WINDOW_BLOCK)
+    def possible_bits(self) -> int:
+        """The groups that may have hits (see :attr:`Scanner.bits`): all but those the
+        first pass rules out."""
+        found = self._possible
+        if found is None:
+            scanner = self.scanner
+            prefilter = scanner._prefilter
+            if not self.text:
+                found = 0
+            elif prefilter is None or len(self.text) > FIRST_PASS_LIMIT:
+                found = scanner.every
+            else:
+                found = prefilter.possible(self.encoded()) | prefilter.ungated
+            self._possible = found
+        return found
 
     def possible(self) -> set[str]:
-        """The groups that may have hits: all but those the first pass rules out."""
-        if not self.text:
-            return set()
-        prefilter = self.scanner._prefilter
-        if prefilter is None:
-            return set(self.scanner.groups)
-        if self._possible is None:
-            self._possible = prefilter.possible(self.encoded())
-        return self._possible | prefilter.ungated
-
-    def _may_hit(self, name: str) -> bool:
-        prefilter = self.scanner._prefilter
-        if prefilter is None or name not in prefilter.gated:
-            return True
-        if self._possible is None:
-            self._possible = prefilter.possible(self.encoded())
-        return name in self._possible
+        """:meth:`possible_bits` as group names."""
+        bits = self.possible_bits()
+        return {group for group, bit in self.scanner.bits.items() if bits & bit}
 
     def hits(self, groups: Iterable[str]) -> list[Hit]:
         found = [hit for name in sorted(set(groups)) for hit in self.group(name)]
@@ -195,11 +203,27 @@ class TextScan:
                 self._offsets = self._data.translate(_CONTINUATION_BYTES)
         return self._data
 
-    def char_offset(self, byte_offset: int) -> int:
-        """The character offset of a byte offset (at a character boundary)."""
-        if self._offsets is None:
-            return byte_offset
-        return byte_offset - self._offsets.count(1, 0, byte_offset)
+    def shortened(self) -> Shortened:
+        """The UTF-8 text with its long separator runs cut (see
+        :mod:`linter.engine.separators`), for the bounded scans."""
+        if self._short is None:
+            data = self.encoded()
+            runs = self.scanner._runs
+            self._short = shorten_runs(data, runs.ends(data)) if runs else Shortened(data)
+        return self._short
+
+    def char_offsets(self, byte_offsets: Iterable[int]) -> dict[int, int]:
+        """The character offset of each byte offset (at character boundaries)."""
+        marks = self._offsets
+        if marks is None:
+            return {offset: offset for offset in byte_offsets}
+        found = {}
+        previous = continuations = 0
+        for offset in sorted(set(byte_offsets)):  # counted once over the text, in order
+            continuations += marks.count(1, previous, offset)
+            found[offset] = offset - continuations
+            previous = offset
+        return found
 
 
 # 1 for the bytes that continue a UTF-8 sequence (0x80-0xBF), 0 for the others: a
@@ -211,17 +235,20 @@ def _text_order(hit: Hit) -> tuple[int, int]:
     return hit.start, hit.end
 
 
-def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
+Span = tuple[int, int, int]  # a match: its start, its end negated, the pattern's key
+
+
+def _leftmost_longest(spans: list[Span], group: str) -> list[Hit]:
     """One group's hits, leftmost first and longest at each start, none overlapping;
     where two patterns match the very same words, the first pattern of the group
     wins."""
-    hits.sort(key=lambda h: (h.start, -h.end, h.key))
+    spans.sort()  # by start, then longest, then key
     kept: list[Hit] = []
     reach = -1
-    for hit in hits:
-        if hit.start >= reach:
-            kept.append(hit)
-            reach = hit.end
+    for start, negated_end, key in spans:
+        if start >= reach:
+            reach = -negated_end
+            kept.append(Hit(group, key, start, reach))
     return kept
 
 
@@ -230,12 +257,18 @@ def _is_word(char: str) -> bool:
 
 
 def _database(
-    expressions: list[bytes], flags: list[int], ids: list[int], cache: DatabaseCache | None
+    expressions: list[bytes],
+    flags: list[int],
+    ids: list[int],
+    cache: DatabaseCache | None,
+    literal: bool = False,
 ) -> Any:
-    """A compiled Hyperscan database: from this process, the cache, or compiled now."""
+    """A compiled Hyperscan database (of plain strings, with ``literal``): from this
+    process, the cache, or compiled now."""
     assert _hyperscan is not None
     hs = _hyperscan
-    digest = hashlib.sha256(repr((expressions, flags, ids, hs.__version__)).encode()).hexdigest()
+    what = (expressions, flags, ids, hs.__version__) + (("literal",) if literal else ())
+    digest = hashlib.sha256(repr(what).encode()).hexdigest()
     key = f"hyperscan-{digest[:32]}"
     database: Any = _COMPILED.get(key)
     if database is None and cache is not None:
@@ -247,7 +280,7 @@ def _database(
                 database = None
     if database is None:
         database = hs.Database(mode=hs.HS_MODE_BLOCK)
-        database.compile(expressions=expressions, ids=ids, flags=flags)
+        database.compile(expressions=expressions, ids=ids, flags=flags, literal=literal)
         if cache is not None:
             cache.put(key, hs.dumpb(database))
     _COMPILED[key] = database
@@ -255,175 +288,328 @@ def _database(
 
 
 class _Hyperscan:
+    """One group's patterns in one database.
+
+    Word boundaries are checked here, in Unicode terms, not by Hyperscan: its ``\\b`` is
+    ASCII-only (wrong beside "é"), and dropping it also makes compiling faster. The
+    patterns are :func:`~linter.engine.separators.bounded` when all of the group's can
+    be, and then scan the text with its long runs cut (:meth:`TextScan.shortened`).
+    """
+
     def __init__(self, patterns: Sequence[Pattern], cache: DatabaseCache | None):
         assert _hyperscan is not None
         hs = _hyperscan
         self.patterns = patterns
-        base = hs.HS_FLAG_SOM_LEFTMOST | hs.HS_FLAG_UTF8
-        # Word boundaries are checked here, in Unicode terms, not by Hyperscan: its \b is
-        # ASCII-only (wrong beside "é"), and dropping it also makes compiling faster.
-        self.bounded = [(p.regex.startswith(r"\b"), p.regex.endswith(r"\b")) for p in patterns]
-        self.expressions = [
-            p.regex[2 if left else None : -2 if right else None]
-            for p, (left, right) in zip(patterns, self.bounded, strict=True)
+        self.keys = [p.key for p in patterns]
+        self.bounds = [_bounds(p.regex) for p in patterns]
+        self.expressions = [_body(p.regex) for p in patterns]
+        # Hyperscan reports one start (the leftmost) for each end of a pattern; a pattern
+        # that can match from two starts to one end has the later starts looked for here
+        self.several = [_several_starts(e) for e in self.expressions]
+        self._python: dict[int, re.Pattern[str]] = {}  # each pattern as `re`, when needed
+        # without separators, for the first pass; None where that cannot be done
+        self.rewritten = [without_separators(e) for e in self.expressions]
+        limited = [
+            bounded(e, r is not None) for e, r in zip(self.expressions, self.rewritten, strict=True)
         ]
-        flags = [base | (hs.HS_FLAG_CASELESS if p.ignore_case else 0) for p in patterns]
+        self.shortens = all(e is not None for e in limited)
+        compiled = [e or "" for e in limited] if self.shortens else self.expressions
+        flags = [
+            hs.HS_FLAG_SOM_LEFTMOST
+            | hs.HS_FLAG_UTF8
+            | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
+            for p in patterns
+        ]
         self.database = _database(
-            [e.encode("utf-8") for e in self.expressions], flags, list(range(len(patterns))), cache
+            [e.encode("utf-8") for e in compiled], flags, list(range(len(patterns))), cache
         )
         self.scratch = hs.Scratch(self.database)
 
-    def scan(self, scan: TextScan, ranges: list[tuple[int, int]] | None = None) -> list[Hit]:
-        """Hits in the text, or only in ``ranges`` of its UTF-8 bytes (each whole
-        match inside one range is found as a scan of the whole text finds it)."""
-        data = scan.encoded()
+    def scan(self, scan: TextScan) -> list[Span]:
+        short = scan.shortened() if self.shortens else Shortened(scan.encoded())
         found: list[tuple[int, int, int]] = []
-        base = 0
-
-        def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
-            found.append((pattern_id, base + start, base + end))
-
-        if ranges is None:
-            self.database.scan(data, match_event_handler=on_match, scratch=self.scratch)
-        for base, end in ranges or ():
-            self.database.scan(data[base:end], match_event_handler=on_match, scratch=self.scratch)
+        self.database.scan(short.data, match_event_handler=_collector(found), scratch=self.scratch)
         if not found:
             return []
+        if short.after:  # offsets back into the text, past the cut runs
+            original = short.original
+            found = [(i, original(start), original(end)) for i, start, end in found]
         text = scan.text
-        hits = []
-        for pattern_id, byte_start, byte_end in found:
-            start, end = scan.char_offset(byte_start), scan.char_offset(byte_end)
-            left, right = self.bounded[pattern_id]
-            if left and start > 0 and _is_word(text[start - 1]):
-                continue
-            if right and end < len(text) and _is_word(text[end]):
-                continue
+        if scan._offsets is not None:
+            chars = scan.char_offsets(offset for _, start, end in found for offset in (start, end))
+            found = [(i, chars[start], chars[end]) for i, start, end in found]
+        length = len(text)
+        ascii_text = text.isascii()
+        keys, bounds, several = self.keys, self.bounds, self.several
+        spans = []
+        for pattern_id, start, end in found:
+            left, right = bounds[pattern_id]
+            if right and end < length:
+                after_end = text[end]
+                if after_end.isalnum() or after_end == "_":
+                    continue
+            if several[pattern_id]:
+                starts: Sequence[int] = _starts(self.python(pattern_id), text, start, end, left)
+            elif ascii_text or text[start:end].isascii():
+                starts = (start,)
+            else:  # Hyperscan folds some letters beyond ASCII (K, the Kelvin sign, as k)
+                starts = (start,) if self.python(pattern_id).fullmatch(text, start, end) else ()
+            for start in starts:
+                if left and start > 0:
+                    before = text[start - 1]
+                    if before.isalnum() or before == "_":
+                        continue
+                spans.append((start, -end, keys[pattern_id]))
+        return spans
+
+    def python(self, pattern_id: int) -> re.Pattern[str]:
+        found = self._python.get(pattern_id)
+        if found is None:
             pattern = self.patterns[pattern_id]
-            hits.append(Hit(pattern.group, pattern.key, start, end))
-        return hits
+            found = _python_regex(self.expressions[pattern_id], pattern.ignore_case)
+            self._python[pattern_id] = found
+        return found
+
+
+def _collector(found: list[tuple[int, int, int]]) -> Any:
+    append = found.append
+
+    def on_match(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+        append((pattern_id, start, end))
+
+    return on_match
+
+
+def _bounds(regex: str) -> tuple[bool, bool]:
+    """Whether a pattern wants a word boundary at its start, and at its end."""
+    return regex.startswith(r"\b"), regex.endswith(r"\b")
+
+
+def _body(regex: str) -> str:
+    """A pattern without the word boundaries at its ends (see :func:`_bounds`)."""
+    left, right = _bounds(regex)
+    return regex[2 if left else None : -2 if right else None]
+
+
+def _python_regex(body: str, ignore_case: bool) -> re.Pattern[str]:
+    """``body`` as Python ``re`` with the meaning both backends give patterns: ASCII
+    ``\\w`` and ``\\s`` (as Hyperscan has them), and ASCII case folding (Hyperscan also
+    folds a few other letters, so its hits beyond ASCII are confirmed with this)."""
+    return re.compile(body, re.ASCII | (re.IGNORECASE if ignore_case else 0))
+
+
+_GAP = r"[\s\-]+"
+_WORDS = re.compile(r"(?:[A-Za-z0-9]+|\[\\s\\-\]\+)+")  # words, separator runs between
+# one character that is not a separator: a plain one, escaped punctuation, or a class of
+# plain characters (['’], [éÉ])
+_ONE_CHARACTER = re.compile(r"\[[^\]\\\-\s^]+\]|\\[^\w\s\-]|[^\\\[\](){}|?*+.^$\s\-]")
+
+
+def _several_starts(body: str) -> bool:
+    """Whether a pattern may match from two starts to one end.
+
+    A lexicon form is characters (or one-character classes) with runs of separators
+    between its words. Every match of it holds the same number of non-separator
+    characters, so a match ending where another ends but starting later, holding fewer,
+    cannot be. An optional separator (``follow-up``) or a word ending (``\\w*``) breaks
+    that count; so does anything this function does not know.
+    """
+    if _WORDS.fullmatch(body):  # most forms: plain words
+        return False
+    position = 0
+    while position < len(body):
+        if body.startswith(_GAP, position):
+            position += len(_GAP)
+            continue
+        one = _ONE_CHARACTER.match(body, position)
+        if one is None:
+            return True
+        position = one.end()
+    return False
+
+
+def _starts(python: re.Pattern[str], text: str, first: int, end: int, left: bool) -> list[int]:
+    """Every start of a match of ``python`` that ends at ``end``, from ``first`` (the
+    leftmost, which Hyperscan reported) on; with ``left``, the later ones only where a
+    word boundary is: the others could never make a hit."""
+    starts = []
+    for start in range(first, end):
+        if start > first and left and _is_word(text[start - 1]):
+            continue
+        if python.fullmatch(text, start, end):
+            starts.append(start)
+    return starts
+
+
+class _RunFinder:
+    """Where a text's long separator runs end (see :mod:`linter.engine.separators`)."""
+
+    def __init__(self, cache: DatabaseCache | None):
+        assert _hyperscan is not None
+        self.database = _database([LONG_RUN_EXPRESSION.encode("ascii")], [0], [0], cache)
+        self.scratch = _hyperscan.Scratch(self.database)
+
+    def ends(self, data: bytes) -> list[int]:
+        found: list[int] = []
+        append = found.append
+
+        def on_match(pattern: int, start: int, end: int, flags: int, context: Any) -> None:
+            append(end - 1)
+
+        self.database.scan(data, match_event_handler=on_match, scratch=self.scratch)
+        return found
 
 
 class _Prefilter:
     """Which groups can have a hit in a text at all, in one cheap pass.
 
     Every pattern of a group, rewritten by :func:`~linter.engine.separators.
-    without_separators`, goes into one database without start offsets, each reporting
-    at most once; the text is scanned with its separator characters deleted. A group
-    none of whose rewritten patterns matches there has no hit in the text, and its own
-    (much slower) scan is skipped. A group with a pattern that cannot be rewritten is
-    always scanned.
+    without_separators`, must match the text with its separator characters deleted
+    for the group to have a hit; so must a string it cannot match without
+    (:func:`~linter.engine.separators.necessary_literals`). The group's strings, less
+    those holding another of them ("contracts" holds "contract"), go into one
+    database of plain strings, each reporting at most once. A group none of whose
+    strings is in the text has no hit in it, and its own (much slower) scan is skipped.
+    A group with a pattern that gives no such string is always scanned.
     """
 
-    def __init__(self, impls: Mapping[str, _Hyperscan], cache: DatabaseCache | None):
+    def __init__(
+        self, impls: Mapping[str, _Hyperscan], bits: Mapping[str, int], cache: DatabaseCache | None
+    ):
         assert _hyperscan is not None
         hs = _hyperscan
-        self.groups: list[str] = []
-        expressions: list[bytes] = []
-        flags: list[int] = []
-        ids: list[int] = []
+        self.bits: list[int] = []  # by string: its group's bit
+        literals: list[bytes] = []
+        self.ungated = 0  # groups always scanned
         for group, impl in impls.items():
-            rewritten = [without_separators(e) for e in impl.expressions]
-            if any(r is None for r in rewritten):
+            found = [necessary_literals(r) if r else None for r in impl.rewritten]
+            if not found or any(f is None for f in found):
+                self.ungated |= bits[group]
                 continue
-            for expression, pattern in zip(rewritten, impl.patterns, strict=True):
-                assert expression is not None
-                expressions.append(expression.encode("utf-8"))
-                flags.append(
-                    hs.HS_FLAG_UTF8
-                    | hs.HS_FLAG_SINGLEMATCH
-                    | (hs.HS_FLAG_CASELESS if pattern.ignore_case else 0)
-                )
-                ids.append(len(self.groups))
-            self.groups.append(group)
-        self.gated = frozenset(self.groups)
-        self.ungated = frozenset(impls) - self.gated
+            strings = {s.encode("utf-8") for f in found for s in f or ()}
+            for string in _fewest(strings):
+                literals.append(string)
+                self.bits.append(bits[group])
         self.database: Any = None
-        # for :meth:`located`, compiled when a long text first needs it
-        self._expressions, self._flags, self._ids, self._cache = expressions, flags, ids, cache
-        self._located: dict[str, Any] = {}  # by group: (database, scratch), or False
-        if expressions:
+        if literals:
+            flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(literals)
+            ids = list(range(len(literals)))
             try:
-                self.database = _database(expressions, flags, ids, cache)
-            except Exception:  # pragma: no cover - a rewriting Hyperscan refuses: no first pass
-                self.gated, self.ungated = frozenset(), frozenset(impls)
+                self.database = _database(literals, flags, ids, cache, literal=True)
+            except Exception:  # pragma: no cover - a Hyperscan refuses: no first pass
+                self.database, self.ungated = None, sum(bits.values())
             else:
                 self.scratch = hs.Scratch(self.database)
 
-    def located(self, stripped: bytes, group: str) -> list[tuple[int, int]] | None:
-        """Every match of ``group``'s rewritten patterns in ``stripped`` (a text without
-        separators) as (start, end); ``None`` if that cannot be had."""
-        database = self._located.get(group)
-        if database is None:
-            database = self._located[group] = self._locating(group)
-        if database is False:
-            return None
-        found: list[tuple[int, int]] = []
+    def possible(self, data: bytes) -> int:
+        """The bits of the gated groups that may have hits in ``data`` (UTF-8)."""
+        if self.database is None:
+            return 0
+        found = [0]
+        bits = self.bits
 
-        def on_match(pattern: int, start: int, end: int, flags: int, context: Any) -> None:
-            found.append((start, end))
-
-        database[0].scan(stripped, match_event_handler=on_match, scratch=database[1])
-        return found
-
-    def _locating(self, group: str) -> Any:
-        """A database of one group's rewritten patterns that reports every match with its
-        start, and its scratch space; ``False`` where Hyperscan cannot build one."""
-        assert _hyperscan is not None
-        hs = _hyperscan
-        index = self.groups.index(group)
-        members = [i for i, owner in enumerate(self._ids) if owner == index]
-        expressions = [self._expressions[i] for i in members]
-        flags = [
-            (self._flags[i] & ~hs.HS_FLAG_SINGLEMATCH) | hs.HS_FLAG_SOM_LEFTMOST for i in members
-        ]
-        try:
-            database = _database(expressions, flags, list(range(len(members))), self._cache)
-        except Exception:  # pragma: no cover - Hyperscan cannot track these starts
-            return False
-        return database, hs.Scratch(database)
-
-    def possible(self, data: bytes) -> set[str]:
-        """The gated groups that may have hits in ``data`` (UTF-8)."""
-        found: set[str] = set()
-        groups = self.groups
-
-        def on_match(group: int, start: int, end: int, flags: int, context: Any) -> None:
-            found.add(groups[group])
+        def on_match(string: int, start: int, end: int, flags: int, context: Any) -> None:
+            found[0] |= bits[string]
 
         self.database.scan(
             data.translate(None, SEPARATOR_BYTES),
             match_event_handler=on_match,
             scratch=self.scratch,
         )
-        return found
+        return found[0]
+
+
+def _fewest(strings: Iterable[bytes]) -> list[bytes]:
+    """``strings`` (of two bytes or more) less those that hold another of them (in any
+    ASCII case, as they are matched): wherever one of those is, the one it holds is."""
+    kept: list[bytes] = []
+    by_start: dict[bytes, list[bytes]] = {}  # the kept strings, folded, by first two bytes
+    for string in sorted(strings, key=lambda s: (len(s), s)):
+        folded = string.lower()
+        if not any(
+            folded.startswith(shorter, start)
+            for start in range(len(folded) - 1)
+            for shorter in by_start.get(folded[start : start + 2], ())
+        ):
+            kept.append(string)
+            by_start.setdefault(folded[:2], []).append(folded)
+    return kept
 
 
 class _Re:
-    """Python ``re``: one alternation per group finds where some pattern starts; then
-    every pattern of the group is tried there, so overlapping matches are all seen, as
-    Hyperscan sees them, before the leftmost-longest rule picks."""
+    """Python ``re``: one alternation per group finds where some pattern may start (in
+    Unicode terms, so it finds every such place); then the patterns of the group that
+    can begin with the character there are tried, with the meaning both backends give
+    them (:func:`_python_regex`), and the Unicode word boundaries checked as for
+    Hyperscan. So overlapping matches are all seen, as Hyperscan sees them, before the
+    leftmost-longest rule picks."""
 
     def __init__(self, patterns: Sequence[Pattern]):
         groups: dict[tuple[str, bool], list[Pattern]] = {}
         for pattern in patterns:
             groups.setdefault((pattern.group, pattern.ignore_case), []).append(pattern)
-        self.groups: list[tuple[re.Pattern[str], list[tuple[re.Pattern[str], Pattern]]]] = []
+        self.groups: list[tuple[re.Pattern[str], dict[str, list[_Member]], list[_Member]]] = []
         for (_, ignore_case), members in groups.items():
-            flags = re.IGNORECASE if ignore_case else 0
-            starts = re.compile("|".join(f"(?:{p.regex})" for p in members), flags)
-            self.groups.append((starts, [(re.compile(p.regex, flags), p) for p in members]))
+            starts = _start_finder(members, ignore_case)
+            by_first: dict[str, list[_Member]] = {}
+            anywhere: list[_Member] = []
+            for p in members:
+                body = _body(p.regex)
+                member = (_python_regex(body, ignore_case), p, *_bounds(p.regex))
+                first = _first_characters(body, ignore_case)
+                for char in first if first is not None else ():
+                    by_first.setdefault(char, []).append(member)
+                if first is None:
+                    anywhere.append(member)
+            for listed in by_first.values():  # in the group's order, wherever they start
+                listed.extend(anywhere)
+                listed.sort(key=lambda member: members.index(member[1]))
+            self.groups.append((starts, by_first, anywhere))
 
-    def scan(self, scan: TextScan, ranges: list[tuple[int, int]] | None = None) -> list[Hit]:
-        # no first pass goes with this backend, so there are never ``ranges``: all the text
+    def scan(self, scan: TextScan) -> list[Span]:
         text = scan.text
-        hits = []
-        for starts, members in self.groups:
+        spans = []
+        for starts, by_first, anywhere in self.groups:
             match = starts.search(text)
             while match:
                 position = match.start()
-                for regex, pattern in members:
+                word_before = position > 0 and _is_word(text[position - 1])
+                for regex, pattern, left, right in by_first.get(text[position], anywhere):
                     found = regex.match(text, position)
-                    if found and found.end() > position:
-                        hits.append(Hit(pattern.group, pattern.key, position, found.end()))
+                    if not found or found.end() == position or (left and word_before):
+                        continue
+                    end = found.end()
+                    if right and end < len(text) and _is_word(text[end]):
+                        continue
+                    spans.append((position, -end, pattern.key))
                 match = starts.search(text, position + 1)
-        return hits
+        return spans
+
+
+_Member = tuple[re.Pattern[str], Pattern, bool, bool]  # as `re`, the pattern, its bounds
+
+
+def _start_finder(patterns: Sequence[Pattern], ignore_case: bool) -> re.Pattern[str]:
+    """One expression matching wherever one of ``patterns`` may start: in Unicode terms
+    (wider than the patterns' own ``\\w``, ``\\s`` and case folding), with the word
+    boundary at the start of those that want one, none at the end. One leading ``\\b``
+    before a single alternation is several times faster than one per pattern."""
+    bounded = sorted({_body(p.regex) for p in patterns if _bounds(p.regex)[0]})
+    unbounded = sorted({_body(p.regex) for p in patterns if not _bounds(p.regex)[0]})
+    either = ([r"\b(?:" + "|".join(bounded) + ")"] if bounded else []) + (
+        ["(?:" + "|".join(unbounded) + ")"] if unbounded else []
+    )
+    return re.compile("|".join(either), re.IGNORECASE if ignore_case else 0)
+
+
+def _first_characters(body: str, ignore_case: bool) -> frozenset[str] | None:
+    """The characters a match of ``body`` can begin with, or ``None`` when that is not
+    plain (an optional first character, a group)."""
+    one = _ONE_CHARACTER.match(body)
+    if one is None or body[one.end() : one.end() + 1] in ("?", "*", "{"):
+        return None
+    piece = one.group()
+    chars = piece[1:-1] if piece.startswith("[") else piece[-1]
+    if ignore_case:
+        chars += "".join(c.swapcase() for c in chars if c.isascii())
+    return frozenset(chars)

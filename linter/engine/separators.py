@@ -1,7 +1,8 @@
-"""Patterns with their word separators taken out, for a cheap first pass.
+"""Runs of word separators in patterns: taken out for a cheap first pass, bounded for
+the exact scans.
 
 Lexicon terms are phrases: ``pay you in pints`` is compiled to
-``pay[\\s\\-]+you[\\s\\-]+in[\\s\\-]+pints``. Those variable runs of separators between
+``pay[\\s\\-]+you[\\s\\-]+in[\\s\\-]+pints``. Those unbounded runs of separators between
 words keep Hyperscan from searching for whole phrases, and make a scan several times
 slower than one for the same words as plain strings.
 
@@ -16,30 +17,51 @@ The rewriting is only done when it is provably safe: every other part of the
 expression must be unable to match a separator character. Anything this module does not
 recognise makes it give up (``None``), and the caller then simply skips the first pass.
 
-The first pass can also say *where* a long text may hold matches. :func:`strip_separators`
-keeps, for every block of the text, where it begins in the stripped text, and
-:func:`windows` turns the stripped spans the first pass found back into ranges of the
-text that hold every real match (whole blocks, widened over separator runs and to
-character boundaries, merged), so a long newsletter is scanned only where it matters.
+The exact scans use :func:`bounded` expressions instead: each run between two words
+is at most :data:`LONG_RUN` separators (``pay[\\s\\-]{1,8}you...``), which Hyperscan
+scans about five times faster, starts of matches included. They find every match whose
+runs are that short. A longer run (a line of dashes between two paragraphs) is first
+cut to two spaces in a copy of the text (:func:`shorten_runs`): a run between two
+words of a match is all of one ``[\\s\\-]+`` (its neighbours are no separators), which
+two spaces still fill and an optional ``[\\s\\-]?`` still refuses, so the copy holds the
+same matches, and :meth:`Shortened.original` gives back their offsets in the text.
+
+The bound stays well under 16: this Hyperscan misses matches of bounded repeats of 16
+and over (``a[\\s\\-]{1,16}proposal`` in ``"=\\ns=20\\nof such a\\nproposal"``), and of
+some unbounded ones with start offsets (``a[\\s\\-]+hike`` after a line of dashes, UTF-8
+and caseless); every bound up to 15 agrees with Python ``re`` in fuzzing.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 SEPARATOR_RUN = r"[\s\-]"
 SEPARATOR_CHARS = "\t\n\x0b\x0c\r -"
 SEPARATOR_BYTES = SEPARATOR_CHARS.encode("ascii")
-_SEPARATOR_SET = frozenset(SEPARATOR_BYTES)
 _QUANTIFIERS = "?*+"
 _SAFE_ESCAPED_CLASSES = "wd"  # \w and \d never match a separator (ASCII in Hyperscan)
+LONG_RUN = 8  # the most separators a bounded expression takes between two words (< 16!)
+# Hyperscan, without UTF-8 mode: a run of more than LONG_RUN separators, reported once
+# (at the end of the byte after it); a run that ends the text cannot be inside a match
+LONG_RUN_EXPRESSION = rf"[\s\-]{{{LONG_RUN + 1}}}[^\s\-]"
+SHORT_RUN = b"  "  # what a long run is cut to: two separators, as no `?` takes
+
+
+# words and separator runs only, the shape of most lexicon forms: rewritten directly
+_PLAIN = re.compile(r"(?:[A-Za-z0-9]+|\[\\s\\-\][+?])+")
 
 
 def without_separators(expression: str) -> str | None:
     """``expression`` with its separator runs removed, or ``None`` when that cannot be
     shown to keep every match (see the module's documentation)."""
+    if _PLAIN.fullmatch(expression) and not expression.startswith(SEPARATOR_RUN):
+        rewritten = expression.replace(SEPARATOR_RUN + "+", "").replace(SEPARATOR_RUN + "?", "")
+        return rewritten or None
     out: list[str] = []
     position, length = 0, len(expression)
     while position < length:
@@ -81,6 +103,64 @@ def without_separators(expression: str) -> str | None:
     return rewritten
 
 
+# one character of a rewritten expression: a class of plain characters, escaped
+# punctuation, or a plain character
+_PIECE = re.compile(r"\[([^\]\\\-^]+)\]|\\([^\w\s])|([^\\\[\](){}|?*+.^$])")
+MAX_LITERALS = 16  # spellings of one expression's necessary string (['’] doubles them)
+
+
+def necessary_literals(rewritten: str) -> list[str] | None:
+    """Strings one of which every match of ``rewritten`` (a :func:`without_separators`
+    expression) contains: its longest stretch of plain characters, spelt every way its
+    classes allow (``['’]sparty``: ``'sparty``, ``’sparty``). ``None`` when there is none
+    worth having, or the expression has groups or alternatives.
+
+    A first pass that looks for these strings instead of the expressions themselves
+    rules out no more: plain strings need a smaller, faster Hyperscan database.
+    """
+    if rewritten.isalnum() and rewritten.isascii():  # most: words run together
+        return [rewritten] if len(rewritten) > 1 else None
+    runs: list[list[str]] = []
+    run: list[str] = []
+    position = 0
+    while position < len(rewritten):
+        piece = _PIECE.match(rewritten, position)
+        if piece and rewritten[piece.end() : piece.end() + 1] not in ("?", "*", "{"):
+            run.append(piece.group(1) or piece.group(2) or piece.group(3))
+            position = piece.end()
+            continue
+        if run:
+            runs.append(run)
+            run = []
+        if piece:  # a character made optional or repeated: skip it and its quantifier
+            position = piece.end() + 1
+        elif rewritten.startswith(("\\w*", "\\d*", "\\w+", "\\d+"), position):
+            position += 3
+        else:
+            return None
+    if run:
+        runs.append(run)
+    longest = max(runs, key=len, default=[])
+    spellings = 1
+    for choices in longest:
+        spellings *= len(choices)
+    if len(longest) < 2 or spellings > MAX_LITERALS:
+        return None
+    return ["".join(chars) for chars in itertools.product(*longest)]
+
+
+def bounded(expression: str, safe: bool | None = None) -> str | None:
+    """``expression`` with each ``[\\s\\-]+`` limited to :data:`LONG_RUN` separators, or
+    ``None`` when its other parts might match a separator (then cutting long runs could
+    change what it matches): when :func:`without_separators` gives ``None``. ``safe``
+    is whether it does not, for a caller that knows already."""
+    if safe is None:
+        safe = without_separators(expression) is not None
+    if not safe:
+        return None
+    return expression.replace(SEPARATOR_RUN + "+", f"{SEPARATOR_RUN}{{1,{LONG_RUN}}}")
+
+
 def _skip_quantifier(expression: str, position: int) -> int:
     if expression[position : position + 1] in tuple(_QUANTIFIERS):
         return position + 1
@@ -103,63 +183,51 @@ def _class_end(expression: str, start: int) -> int:
     return -1
 
 
-def strip_separators(data: bytes, block: int) -> tuple[bytes, list[int]]:
-    """``data`` without its separator bytes, and where each ``block`` bytes of ``data``
-    begin in the result."""
-    parts = [
-        data[start : start + block].translate(None, SEPARATOR_BYTES)
-        for start in range(0, len(data), block)
-    ]
-    starts = list(itertools.accumulate((len(part) for part in parts), initial=0))
-    return b"".join(parts), starts[:-1]
+@dataclass(frozen=True, slots=True)
+class Shortened:
+    """A text (UTF-8) with its long separator runs cut to :data:`SHORT_RUN`."""
+
+    data: bytes
+    after: tuple[int, ...] = ()  # where each cut run ends, in ``data``
+    shift: tuple[int, ...] = ()  # bytes taken out up to and including each cut run
+
+    def original(self, offset: int) -> int:
+        """The offset in the text of an offset in ``data`` (not inside a cut run)."""
+        if not self.after:
+            return offset
+        index = bisect.bisect_right(self.after, offset) - 1
+        return offset if index < 0 else offset + self.shift[index]
 
 
-def windows(
-    spans: Iterable[tuple[int, int]], starts: list[int], data: bytes, block: int
-) -> list[tuple[int, int]]:
-    """Ranges of ``data`` (UTF-8) holding every match whose stripped image starts and
-    ends as one of ``spans`` does (or earlier), merged and in order.
-
-    A match begins at or after the block holding its image's first byte, less any
-    separators just before (a leading separator run is not in the image); it ends at or
-    before the end of the block holding the image's last byte, plus separators after.
-    """
-    blocks = sorted(
-        (
-            bisect.bisect_right(starts, stripped_start) - 1,
-            bisect.bisect_right(starts, max(stripped_start, stripped_end - 1)) - 1,
-        )
-        for stripped_start, stripped_end in spans
-    )
-    merged: list[tuple[int, int]] = []
-    for first, last in _runs(blocks):
-        start, end = _widened(data, first * block, min(len(data), (last + 1) * block))
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (min(merged[-1][0], start), max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+def shorten_runs(data: bytes, ends: Iterable[int]) -> Shortened:
+    """``data`` with each run of separators that ends at one of ``ends`` (offsets, in
+    order, of the byte after a run) cut to :data:`SHORT_RUN`."""
+    parts: list[bytes] = []
+    after: list[int] = []
+    shift: list[int] = []
+    copied = removed = 0
+    for end in ends:
+        start = _run_start(data, end)
+        if start < copied or end - start <= len(SHORT_RUN):
+            continue
+        parts += (data[copied:start], SHORT_RUN)
+        removed += end - start - len(SHORT_RUN)
+        after.append(end - removed)
+        shift.append(removed)
+        copied = end
+    if not parts:
+        return Shortened(data)
+    parts.append(data[copied:])
+    return Shortened(b"".join(parts), tuple(after), tuple(shift))
 
 
-def _runs(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted block ranges joined where they overlap or touch."""
-    runs: list[tuple[int, int]] = []
-    for first, last in blocks:
-        if runs and first <= runs[-1][1] + 1:
-            if last > runs[-1][1]:
-                runs[-1] = (runs[-1][0], last)
-        else:
-            runs.append((first, last))
-    return runs
-
-
-def _widened(data: bytes, start: int, end: int) -> tuple[int, int]:
-    while start > 0 and 0x80 <= data[start] <= 0xBF:  # to a character's first byte
-        start -= 1
-    while start > 0 and data[start - 1] in _SEPARATOR_SET:
-        start -= 1
-    while end < len(data) and data[end] in _SEPARATOR_SET:
-        end += 1
-    while end < len(data) and 0x80 <= data[end] <= 0xBF:
-        end += 1
-    return start, end
+def _run_start(data: bytes, end: int) -> int:
+    """Where the run of separators ending at ``end`` starts."""
+    position = end
+    while position > 0:
+        chunk = data[max(0, position - 256) : position]
+        kept = len(chunk.rstrip(SEPARATOR_BYTES))
+        if kept:
+            return position - len(chunk) + kept
+        position -= len(chunk)
+    return 0

@@ -53,9 +53,9 @@ def has_marker(text: str) -> bool:
 
 
 def markers(item: Item) -> list[Marker]:
-    found = []
+    found: list[Marker] = []
     for field in MARKER_FIELDS:
-        text = item.field_text(field)
+        text = getattr(item, field) or ""  # field_text, without its cost on every item
         if not has_marker(text):
             continue
         for match in _MARKER.finditer(text):
