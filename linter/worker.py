@@ -230,9 +230,7 @@ def _scan_source(
     gone_units = set(signatures) - present  # items and signature commit together
     with store.transaction():
         for unit in gone_units:
-            for item_id in store.missing_items(name, unit, scan_number, None):
-                report.resolved += store.resolve_item(name, item_id, "the item was deleted")
-                store.forget_items(name, [item_id])
+            _forget(store, name, store.missing_items(name, unit, scan_number, None), report)
             store.forget_unit(name, unit)
         store.set_cursor(name, json.dumps({"day": day.isoformat()}))
 
@@ -277,16 +275,11 @@ def sync_account(
             if batch.seen:
                 store.touch_items(name, batch.seen, scan_number)
             _lint_items(store, name, batch.unit, batch.items, scan_number, setup, report)
-            gone = [*batch.deleted, *store.items_starting(name, batch.deleted_prefixes)]
-            for item_id in gone:
-                report.resolved += store.resolve_item(name, item_id, "the item was deleted")
-                store.forget_items(name, [item_id])
+            _forget(store, name, batch.deleted, report)
+            _forget(store, name, store.items_starting(name, batch.deleted_prefixes), report)
             if batch.complete:
-                for item_id in store.missing_items(
-                    name, batch.unit, scan_number, batch.keep_before
-                ):
-                    report.resolved += store.resolve_item(name, item_id, "the item was deleted")
-                    store.forget_items(name, [item_id])
+                gone = store.missing_items(name, batch.unit, scan_number, batch.keep_before)
+                _forget(store, name, gone, report)
             if batch.cursor is not None:
                 store.set_cursor(name, batch.cursor)
         report.units_read += 1
@@ -306,10 +299,14 @@ def _lint_unit(
     report: SourceReport,
 ) -> None:
     _lint_items(store, name, unit, outputs, scan_number, setup, report)
-    keep_before = setup.window.since
-    for item_id in store.missing_items(name, unit, scan_number, keep_before):
+    _forget(store, name, store.missing_items(name, unit, scan_number, setup.window.since), report)
+
+
+def _forget(store: Store, name: str, item_ids: Sequence[str], report: SourceReport) -> None:
+    """Items that are gone: their findings resolve and the store forgets them."""
+    for item_id in item_ids:
         report.resolved += store.resolve_item(name, item_id, "the item was deleted")
-        store.forget_items(name, [item_id])
+    store.forget_items(name, item_ids)
 
 
 def _lint_items(

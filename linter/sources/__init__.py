@@ -151,6 +151,28 @@ class AccountSource(Protocol):
     def sync(self, cursor: str | None, known: Known) -> Iterator[Batch]: ...
 
 
+class AccountBase:
+    """What every built-in account source shares: its configuration and its clock."""
+
+    def __init__(
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        window: Window,
+        base: Path | None = None,
+        now: dt.datetime | None = None,
+    ) -> None:
+        self.name = name
+        self.options = options
+        self.window = window
+        self.base = base
+        self.now = now or dt.datetime.now(window.tz)
+
+    @classmethod
+    def claims(cls, path: Path) -> bool:
+        return False  # an account, never a path
+
+
 @cache
 def _installed() -> dict[str, Any]:
     found: dict[str, Any] = {}

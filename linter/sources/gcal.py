@@ -39,13 +39,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from linter.google import api
 from linter.google.auth import CALENDAR_READONLY
 from linter.model import Event, Participant, Problem
-from linter.sources import ACCOUNT_OPTIONS, Batch, Known, Output, Window, load_cursor
+from linter.sources import ACCOUNT_OPTIONS, AccountBase, Batch, Known, Output, load_cursor
 from linter.text import html_to_text
 
 EVENT_FIELDS = (
@@ -65,28 +64,11 @@ RESYNC_DAYS = 7
 OPTIONS = (*ACCOUNT_OPTIONS, "calendars", "days_back", "days_ahead", "resync_days")
 
 
-class GcalSource:
+class GcalSource(AccountBase):
     kind: ClassVar[str] = "gcal"
     options_known: ClassVar[tuple[str, ...]] = OPTIONS
 
-    def __init__(
-        self,
-        name: str,
-        options: Mapping[str, Any],
-        window: Window,
-        base: Path | None = None,
-        now: dt.datetime | None = None,
-    ) -> None:
-        self.name = name
-        self.options = options
-        self.window = window
-        self.base = base
-        self.now = now or dt.datetime.now(window.tz)
-        self.client: api.Client | None = None
-
-    @classmethod
-    def claims(cls, path: Path) -> bool:
-        return False  # an account, never a path
+    client: api.Client | None = None
 
     def sync(self, cursor: str | None, known: Known) -> Iterator[Batch]:
         client = self.client or api.connect(

@@ -50,7 +50,16 @@ from typing import Any, ClassVar
 from linter.google import api
 from linter.google.auth import GMAIL_READONLY
 from linter.model import Message, Problem
-from linter.sources import ACCOUNT_OPTIONS, Batch, Known, Output, Window, load_cursor, mime
+from linter.sources import (
+    ACCOUNT_OPTIONS,
+    AccountBase,
+    Batch,
+    Known,
+    Output,
+    Window,
+    load_cursor,
+    mime,
+)
 from linter.sources.mail import to_message
 
 DEFAULT_QUERY = "newer_than:90d -in:chats -category:promotions"
@@ -86,7 +95,7 @@ QUERY_LABELS = {
 OPTIONS = (*ACCOUNT_OPTIONS, "query", "labels", "max_message_bytes")
 
 
-class GmailSource:
+class GmailSource(AccountBase):
     kind: ClassVar[str] = "gmail"
     options_known: ClassVar[tuple[str, ...]] = OPTIONS
 
@@ -98,10 +107,7 @@ class GmailSource:
         base: Path | None = None,
         now: dt.datetime | None = None,
     ) -> None:
-        self.name = name
-        self.options = options
-        self.window = window
-        self.base = base
+        super().__init__(name, options, window, base, now)
         self.query = str(options.get("query", DEFAULT_QUERY))
         labels = options.get("labels") or []
         self.labels = [str(label) for label in ([labels] if isinstance(labels, str) else labels)]
@@ -115,10 +121,6 @@ class GmailSource:
         )
         self.client: api.Client | None = None
         self._label_names: dict[str, str] | None = None
-
-    @classmethod
-    def claims(cls, path: Path) -> bool:
-        return False  # an account, never a path
 
     @property
     def where(self) -> str:
