@@ -22,6 +22,7 @@ terminal and to ``bench/out/results.json``; each child's output to ``bench/out/l
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -306,6 +307,16 @@ def write_results(path: Path, results: list[Result], corpora: generate.Corpora,
 # main -----------------------------------------------------------------------------------
 
 
+def compile_package() -> None:
+    """Byte-compile ``linter`` as an installer would. The project's venv installs it
+    editable, so nothing compiles it, and with ``PYTHONDONTWRITEBYTECODE`` set (as on
+    this machine) every child would compile every module again, a cost no installed
+    copy pays: about 0.03 s for parsing alone and 0.07 s end to end."""
+    package = BENCH.parent / "linter"
+    if package.is_dir():
+        compileall.compile_dir(package, quiet=1)
+
+
 def measure_startup(corpora: generate.Corpora, only: list[str], logs: Path) -> dict[str, float]:
     """Seconds each child takes on an empty mbox: interpreter, imports, rules, contacts."""
     empty = corpora.out / "empty.mbox"
@@ -362,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                   else (generate.FULL, generate.DEFAULT_OUT))
     corpora = generate.generate(out, sizes, only=only)
     logs = out / "logs"
+    compile_package()
     startup = measure_startup(corpora, only, logs)
     results = [bench_corpus(c, args, logs) for c in corpora_to_run(corpora, only)]
     for result in results:

@@ -10,15 +10,17 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from linter import baseline, lintrun, packs, ruletests
-from linter import store as store_module
-from linter.model import Finding, Severity
+from linter import baseline, lintrun, packs
+from linter.model import FINDING_STATUSES, Finding, Severity
 from linter.report import registry as reporters
-from linter.ruletests import run_all
 from linter.yamlfile import ConfigError
+
+if TYPE_CHECKING:  # the store and rule tests are imported by the commands that use them
+    from linter import store as store_module
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 SEVERITIES = ["info", "warning", "error"]
@@ -174,8 +176,10 @@ def rules_show(rule_id: str, config_path: str | None, rule_packs: tuple[str, ...
 )
 def rules_test(folders: tuple[str, ...], config_path: str | None, coverage: bool) -> None:
     """Run every rule's embedded test cases and report each, like pytest."""
+    from linter import ruletests
+
     ruleset = _ruleset(config_path, folders)
-    outcomes, errors = run_all(ruleset)
+    outcomes, errors = ruletests.run_all(ruleset)
     if errors:
         _fail(list(errors))
     failed = 0
@@ -298,6 +302,7 @@ def _worker_setup(config_path: str | None) -> lintrun.Setup:
 
 def _open_store(config_path: str | None) -> store_module.Store:
     from linter import config as config_module
+    from linter import store as store_module
 
     config_path = config_path or config_module.discover()
     try:
@@ -309,6 +314,8 @@ def _open_store(config_path: str | None) -> store_module.Store:
 
 
 def _store_of(setup: lintrun.Setup) -> store_module.Store:
+    from linter import store as store_module
+
     try:
         return store_module.Store(setup.config.state)
     except store_module.StoreError as exc:
@@ -321,6 +328,7 @@ def _store_of(setup: lintrun.Setup) -> store_module.Store:
 @click.option("--dry-run", is_flag=True, help="Show what would change; store and send nothing.")
 def run_command(config_path: str | None, dry_run: bool) -> None:
     """One worker cycle: scan every source, lint what changed, store, send the digest."""
+    from linter import store as store_module
     from linter import worker
 
     setup = _worker_setup(config_path)
@@ -391,7 +399,7 @@ def digest(config_path: str | None, preview: str | None, send: bool) -> None:
 
 @main.command()
 @_config_option
-@click.option("--status", type=click.Choice(list(store_module.STATUSES)), help="Only these.")
+@click.option("--status", type=click.Choice(list(FINDING_STATUSES)), help="Only these.")
 @click.option("--client", help="Only findings about this client (part of the name).")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json", "jsonl"]), default="text"
@@ -425,6 +433,8 @@ def findings(
 @_config_option
 def ack(finding: str, reason: str, config_path: str | None) -> None:
     """Acknowledge a finding: it leaves future digests; reason and time are kept."""
+    from linter import store as store_module
+
     if not reason.strip():
         raise click.UsageError("--reason must say why")
     with _open_store(config_path) as store:

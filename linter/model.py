@@ -27,6 +27,8 @@ from typing import Literal
 
 ItemKind = Literal["event", "message", "contact"]
 ITEM_KINDS: tuple[ItemKind, ...] = ("event", "message", "contact")
+# what becomes of a finding the worker keeps (see linter.store)
+FINDING_STATUSES = ("open", "acknowledged", "resolved", "suppressed")
 
 
 class Severity(IntEnum):

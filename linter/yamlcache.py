@@ -17,25 +17,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Protocol
-
-import yaml
 
 from linter.yamlfile import LocatedDict, LocatedList, Mark
 
 
 def _version() -> str:
-    """Anything that changes how a text becomes values changes every key."""
+    """Anything that changes how a text becomes values changes every key: this module,
+    :mod:`linter.yamlfile`, and PyYAML's version (read from its ``__init__.py``, which
+    sets ``__version__``, so that a remembered document needs no import of PyYAML)."""
+    spec = importlib.util.find_spec("yaml")
+    modules = [Path(__file__), Path(__file__).with_name("yamlfile.py")]
+    if spec is not None and spec.origin:
+        modules.append(Path(spec.origin))
     try:
-        code = b"".join(
-            Path(module).read_bytes()
-            for module in (__file__, Path(__file__).with_name("yamlfile.py"))
-        )
+        code = b"".join(module.read_bytes() for module in modules)
     except OSError:  # pragma: no cover - no sources beside the modules
         code = __name__.encode()
-    return hashlib.sha256(code + yaml.__version__.encode()).hexdigest()[:16]
+    return hashlib.sha256(code).hexdigest()[:16]
 
 
 _VERSION = _version()

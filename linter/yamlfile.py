@@ -11,12 +11,13 @@ lists (subclasses that remember where each key and value began), and
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +68,24 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+@cache
+def _loader() -> type[yaml.SafeLoader]:
+    """PyYAML's safe loader, building :class:`LocatedDict` and :class:`LocatedList`.
+    Made on first use: a run whose every document is remembered (see :func:`parse`)
+    never imports PyYAML."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+    return Loader
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LocatedDict:
+    import yaml
+
     loader.flatten_mapping(node)
     result = LocatedDict()
     result.mark = _mark(node)
@@ -94,15 +108,11 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
     return result
 
 
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
+def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LocatedList:
     result = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
     result.mark = _mark(node)
     result.item_marks = [_mark(child) for child in node.value]
     return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 class Memory(Protocol):
@@ -127,8 +137,10 @@ def parse(text: str, path: str) -> Any:
         found = memory.recall(text)
         if found is not None:
             return found
+    import yaml
+
     try:
-        value = yaml.load(text, Loader=_Loader)
+        value = yaml.load(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
@@ -154,6 +166,8 @@ def read(path: str) -> Any:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only ever needed to explain a mistake
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else ""
 
