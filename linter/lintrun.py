@@ -25,7 +25,7 @@ from linter.baseline import Baseline
 from linter.engine import Engine
 from linter.model import Finding, Problem, Severity
 from linter.report import Reporter, Summary
-from linter.sources import Window, iter_items
+from linter.sources import Window, chunks, iter_items
 from linter.yamlcache import ParsedDocuments
 from linter.yamlfile import ConfigError
 
@@ -158,14 +158,15 @@ def run(
         summary.count(finding)
         reporter.finding(finding)
 
-    for output in iter_items(paths, setup.window):
-        if isinstance(output, Problem):
-            summary.problems += 1
-            reporter.problem(output)
-            continue
-        summary.items += 1
-        for finding in setup.engine.check(output):
-            emit(finding)
+    for chunk in chunks(iter_items(paths, setup.window)):
+        for output in chunk:
+            if isinstance(output, Problem):
+                summary.problems += 1
+                reporter.problem(output)
+                continue
+            summary.items += 1
+            for finding in setup.engine.check(output):
+                emit(finding)
     for finding in setup.engine.check_directory(only_seen=True):
         emit(finding)
     if accepted is not None:

