@@ -8,6 +8,7 @@ between runs) is checked against the straightforward way of getting the same ans
 from __future__ import annotations
 
 import email
+import json
 import random
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from linter import packs, yamlfile
 from linter.contacts import Directory
 from linter.engine import Engine
+from linter.engine import scanner as scanner_module
 from linter.engine.gate import Gate, rule_needs
 from linter.engine.scanner import FIRST_PASS_LIMIT, Scanner, _fewest, available_backends
 from linter.engine.separators import (
@@ -27,7 +29,8 @@ from linter.engine.separators import (
     shorten_runs,
     without_separators,
 )
-from linter.sources import mime
+from linter.model import Message, Problem
+from linter.sources import chunks, mime
 from linter.sources.mbox import _unescape_from
 from linter.text import split_reply
 from linter.yamlcache import ParsedDocuments
@@ -231,6 +234,52 @@ def test_equal_scanners_agree_with_and_without_first_pass() -> None:
     plain = Scanner(engine.scanner.patterns, "re")
     text = "Drinks on Friday? Also the invoice for the retainer, as a favour."
     assert [h for h in plain.scan(text)] == engine.scanner.scan(text)
+
+
+@needs_hyperscan
+def test_scanner_plans_kept_between_runs_give_the_same_scanner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    patterns = _engine().scanner.patterns
+    store = _Store()
+    made = Scanner(patterns, "hyperscan", store)
+    (key,) = [k for k in store if k.startswith("plans-")]
+
+    def no_planning(*args: object) -> None:
+        raise AssertionError("planned again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(scanner_module.GroupPlan, "of", no_planning)
+        kept = Scanner(patterns, "hyperscan", store)
+    store[key] = b'{"lexicon:social": {"bounds": 3}}'  # damaged: planned afresh
+    again = Scanner(patterns, "hyperscan", store)
+    plans = json.loads(store[key])
+    store[key] = json.dumps({"lexicon:social": plans["lexicon:social"]}).encode()
+    assert Scanner(patterns, "hyperscan", store).groups == made.groups  # groups missing
+    text = "Drinks on Friday?  Also the invoice\n" + "-" * 40 + "\nfor the retainer, as a favour."
+    for other in (kept, again):
+        for group in made.groups:
+            ours, theirs = made._impls[group], other._impls[group]
+            assert vars(ours).keys() == vars(theirs).keys()
+            for name in ("bounds", "expressions", "several", "shortens"):
+                assert getattr(ours, name) == getattr(theirs, name), (group, name)
+        assert made._prefilter and other._prefilter
+        assert made._prefilter.bits == other._prefilter.bits
+        assert other.scan(text) == made.scan(text) != []
+
+
+def test_chunks_keep_the_stream_in_order_and_bounded() -> None:
+    items = [
+        Message(source="s", locator=str(n), id=str(n), body="x" * (n % 7) * 100) for n in range(300)
+    ]
+    outputs: list[Message | Problem] = [*items[:150], Problem("s", "bad"), *items[150:]]
+    found = list(chunks(iter(outputs), items=40, characters=2000))
+    assert [o for chunk in found for o in chunk] == outputs
+    assert all(0 < len(chunk) <= 40 for chunk in found)
+    for chunk in found[:-1]:  # each ends when one more item would have made it too big
+        text = sum(len(o.body) for o in chunk if isinstance(o, Message))
+        assert len(chunk) == 40 or text >= 2000
+        assert text - max(len(o.body) for o in chunk if isinstance(o, Message)) < 2000
 
 
 # -- YAML kept between runs --------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 
 from linter import contacts, packs, ruletests
 from linter.engine import Engine, suppress
+from linter.engine.scanner import FIRST_PASS_LIMIT, available_backends
 from linter.model import Message, Participant
 
 from .conftest import ROOT, eml
@@ -64,6 +66,25 @@ def test_a_marker_without_a_reason_is_a_finding() -> None:
     (finding,) = [f for f in marked if f.rule == "CL001"]
     assert "without a reason" in finding.message
     assert finding.evidence[0].field == "body"
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize(
+    ("where", "padding"), [("title", 0), ("body", 0), ("body", FIRST_PASS_LIMIT), ("location", 0)]
+)
+def test_a_marker_is_found_in_any_case_and_field(backend: str, where: str, padding: int) -> None:
+    """Markers are looked for only where the engine's first pass says one may be (or
+    everywhere, in a text too long for that pass): none may slip through it."""
+    ruleset = packs.load([Path(packs.default_pack())])
+    directory = contacts.load(str(ROOT / "rules" / "default" / "contacts.yaml"))
+    engine = Engine(ruleset.rules, ruleset.lexicons, directory, backend=backend)
+    fields = {"title": "Drinks Friday?", "body": DRINKS + "\n" + "Weather. " * (padding // 9)}
+    fields[where] = fields.get(where, "") + "\nClientLine:IGNORE cl102 -- Dana asked"
+    item = dataclasses.replace(_message(""), **fields)
+    found = list(engine.check(item))
+    assert [(f.rule, f.suppression_reason) for f in found if f.suppressed] == [
+        ("CL102", "Dana asked")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ class Engine:
         }
         patterns: list[Pattern] = []
         self.ignored: set[tuple[str, int]] = set()  # false friends: they mask, never count
+        self._ignored_keys: dict[str, frozenset[int]] = {}  # the same, by group
         self.weights: dict[tuple[str, int], float] = {}  # what a term counts towards `min`
         for name in sorted({n for rule in self.rules for n in rule.lexicons}):
             for index, term in enumerate(lexicons[name].terms):
@@ -84,7 +85,11 @@ class Engine:
             for f in ("title", "body", "location", "quoted", "attachments")
             if any(f in rule.fields for rule in self.rules)
         )
-        self.scanner = Scanner(patterns, backend, cache)
+        self.scanner = Scanner(patterns, backend, cache, {"marker": [suppress.MARKER_START]})
+        # whether the scanned text holds every field a suppression marker may be in, so
+        # that the first pass over it tells which items may have one
+        self._marker_bit = self.scanner.hint_bits["marker"]
+        self._scans_markers = set(suppress.MARKER_FIELDS) <= set(self.scan_fields)
         self.gate = Gate(self.rules, self.scanner.bits)
         # by item kind: whether a rule of the kind needs words, and by the groups an
         # item may have hits of, the rules the gate lets through
@@ -115,6 +120,15 @@ class Engine:
             for form in forms:
                 yield Pattern("contacts", index, form_pattern(form, ignore_case=False), False)
 
+    def ignored_keys(self, group: str) -> frozenset[int]:
+        """The keys of the group's false friends (see :attr:`ignored`)."""
+        found = self._ignored_keys.get(group)
+        if found is None:
+            found = self._ignored_keys[group] = frozenset(
+                key for name, key in self.ignored if name == group
+            )
+        return found
+
     @property
     def seen_clients(self) -> set[str]:
         """The keys of the clients among the participants of the items checked so far."""
@@ -142,10 +156,14 @@ class Engine:
     def check(self, item: Item) -> Iterator[Finding]:
         """The item's findings; those an inline marker suppresses come out marked
         ``suppressed``, followed by findings about the markers themselves."""
-        found = suppress.markers(item)
+        context = Context(self, item)
+        if self._scans_markers and not context.text_scan().possible_bits() & self._marker_bit:
+            found = []
+        else:
+            found = suppress.markers(item)
         if not found:
-            return iter(self._evaluate(item))
-        return suppress.apply(item, self._evaluate(item), found, self.rule_ids)
+            return iter(self._evaluate(context))
+        return suppress.apply(item, self._evaluate(context), found, self.rule_ids)
 
     def contact_of(self, address: str) -> Contact | None:
         """``directory.lookup(address)``, remembered for the run: a mailbox names the same
@@ -177,7 +195,8 @@ class Engine:
             ]
         return found
 
-    def _evaluate(self, item: Item) -> list[Finding]:
+    def _evaluate(self, context: Context) -> list[Finding]:
+        item = context.item
         if self._tracks_clients and item.kind != "contact":
             # looked up when asked for (most addresses recur): see seen_clients
             self._unseen.update([p.address for p in item.participants])
@@ -185,7 +204,6 @@ class Engine:
                 self._fold_seen()  # bounds the memory they take
         if not self.by_kind[item.kind]:
             return []
-        context = Context(self, item)
         findings: list[Finding] = []
         for rule in self.may_fire(context):
             results: dict[str, list[Evidence] | None] = {}

@@ -105,18 +105,19 @@ class Context:
         found = []
         if not names:
             return found
-        ignored = self.engine.ignored
+        ignored = self.engine.ignored_keys(group)
         index, offset, name = 0, 0, names[0]
         following = starts[1] if len(starts) > 1 else len(scan.text)  # where the next begins
+        append = found.append
         for hit in scan.group(group):  # in text order: each field's hits follow the last's
-            if ignored and (group, hit.key) in ignored:
+            if ignored and hit.key in ignored:
                 continue
             if hit.start >= following:
                 index = bisect.bisect_right(starts, hit.start) - 1
                 offset, name = starts[index], names[index]
                 following = starts[index + 1] if index + 1 < len(starts) else len(scan.text)
-            relative = Hit(group, hit.key, hit.start - offset, hit.end - offset)
-            found.append((hit, FieldHit(name, relative)))
+            relative = Hit(group, hit.key, hit.start - offset, hit.end - offset) if offset else hit
+            append((hit, FieldHit(name, relative)))
         self._by_group[group] = found
         return found
 
@@ -136,11 +137,11 @@ class Context:
             possible = self.text_scan().possible_bits()  # what rules the whole text out
             scan = self.engine.scanner.prepare(self.field_text(name), possible)
             offset = self._starts[index]
-            ignored = self.engine.ignored
+            ignored = self.engine.ignored_keys(group)
             found = self._by_group[key] = [
                 (Hit(hit.group, hit.key, hit.start + offset, hit.end + offset), FieldHit(name, hit))
                 for hit in scan.group(group)
-                if (hit.group, hit.key) not in ignored
+                if hit.key not in ignored
             ]
         return found
 

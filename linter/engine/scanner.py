@@ -41,9 +41,12 @@ is one hit, not also "review".
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from linter.engine.separators import (
@@ -99,7 +102,11 @@ class Scanner:
     """Compiled patterns; :meth:`prepare` starts the scans of one text.
 
     ``bits`` gives each group a bit, for sets of groups written as one number (see
-    :meth:`TextScan.possible_bits`).
+    :meth:`TextScan.possible_bits`). ``hints`` are plain strings the first pass looks
+    for too, any case, by name (the suppression marker ``clientline:``); each name gets
+    a bit after the groups' in ``hint_bits``, set in :meth:`TextScan.possible_bits`
+    wherever one of its strings may be in the text (everywhere, when there is no first
+    pass), so that what few texts hold one can be told apart at no extra cost.
     """
 
     def __init__(
@@ -107,6 +114,7 @@ class Scanner:
         patterns: Sequence[Pattern],
         backend: str | None = None,
         cache: DatabaseCache | None = None,
+        hints: Mapping[str, Sequence[str]] | None = None,
     ):
         self.patterns = list(patterns)
         self.backend = backend or available_backends()[0]
@@ -117,14 +125,19 @@ class Scanner:
             by_group.setdefault(pattern.group, []).append(pattern)
         self.groups = tuple(sorted(by_group))
         self.bits = {group: 1 << index for index, group in enumerate(self.groups)}
-        self.every = (1 << len(self.groups)) - 1
+        self.hint_bits = {
+            name: 1 << index for index, name in enumerate(sorted(hints or ()), len(self.groups))
+        }
+        self.every = (1 << (len(self.groups) + len(self.hint_bits))) - 1
         self._impls: dict[str, _Hyperscan | _Re] = {}
         self._prefilter: _Prefilter | None = None
         self._runs: _RunFinder | None = None  # finds long separator runs (Hyperscan)
         if self.backend == "hyperscan":
-            fast = {group: _Hyperscan(by_group[group], cache) for group in self.groups}
+            plans = _plans({group: by_group[group] for group in self.groups}, cache)
+            fast = {g: _Hyperscan(by_group[g], plans[g], cache) for g in self.groups}
             self._impls.update(fast)
-            self._prefilter = _Prefilter(fast, self.bits, cache) if fast else None
+            strings = {self.hint_bits[name]: found for name, found in (hints or {}).items()}
+            self._prefilter = _Prefilter(plans, self.bits, cache, strings)
             if any(impl.shortens for impl in fast.values()):
                 self._runs = _RunFinder(cache)
         else:
@@ -287,6 +300,84 @@ def _database(
     return database
 
 
+@dataclass(frozen=True)
+class GroupPlan:
+    """What the Hyperscan backend works out from one group's patterns before compiling
+    them: a pure function of the patterns, kept between runs (see :func:`_plans`)."""
+
+    bounds: list[tuple[bool, bool]]  # whether each pattern wants a word boundary at its ends
+    expressions: list[str]  # each pattern without those boundaries
+    # Hyperscan reports one start (the leftmost) for each end of a pattern; a pattern
+    # that can match from two starts to one end has the later starts looked for here
+    several: list[bool]
+    compiled: list[str]  # what is compiled: the expressions, bounded where all can be
+    shortens: bool  # whether they are bounded, to scan a text with its long runs cut
+    literals: list[str] | None  # the first pass's strings, or None: always scanned
+
+    @classmethod
+    def of(cls, patterns: Sequence[Pattern]) -> GroupPlan:
+        expressions = [_body(p.regex) for p in patterns]
+        # without separators, for the first pass; None where that cannot be done
+        rewritten = [without_separators(e) for e in expressions]
+        limited = [bounded(e, r is not None) for e, r in zip(expressions, rewritten, strict=True)]
+        shortens = all(e is not None for e in limited)
+        found = [necessary_literals(r) if r else None for r in rewritten]
+        literals = None
+        if found and all(f is not None for f in found):
+            strings = {s.encode("utf-8") for f in found for s in f or ()}
+            literals = [string.decode("utf-8") for string in _fewest(strings)]
+        return cls(
+            bounds=[_bounds(p.regex) for p in patterns],
+            expressions=expressions,
+            several=[_several_starts(e) for e in expressions],
+            compiled=[e or "" for e in limited] if shortens else expressions,
+            shortens=shortens,
+            literals=literals,
+        )
+
+
+def _plans(
+    by_group: Mapping[str, Sequence[Pattern]], cache: DatabaseCache | None
+) -> dict[str, GroupPlan]:
+    """Every group's :class:`GroupPlan`: from the cache when the very same patterns were
+    planned by the very same code before (working them out takes longer than loading
+    the compiled databases), else worked out now and kept."""
+    what = [(group, [(p.regex, p.ignore_case) for p in by_group[group]]) for group in by_group]
+    digest = hashlib.sha256(repr((what, _CODE_VERSION)).encode()).hexdigest()
+    key = f"plans-{digest[:32]}"
+    if cache is not None and (data := cache.get(key)):
+        try:
+            kept = {
+                group: GroupPlan(**{**plan, "bounds": [tuple(b) for b in plan["bounds"]]})
+                for group, plan in json.loads(data).items()
+            }
+            if list(kept) == list(by_group) and all(
+                len(plan.bounds) == len(plan.expressions) == len(plan.compiled) == len(patterns)
+                for plan, patterns in zip(kept.values(), by_group.values(), strict=True)
+            ):
+                return kept
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass  # damaged or from elsewhere: work them out again
+    plans = {group: GroupPlan.of(patterns) for group, patterns in by_group.items()}
+    if cache is not None:
+        cache.put(key, json.dumps({g: asdict(p) for g, p in plans.items()}).encode("utf-8"))
+    return plans
+
+
+def _code_version() -> str:
+    """This module's and :mod:`~linter.engine.separators`' source, which the plans come from."""
+    from linter.engine import separators
+
+    try:
+        code = b"".join(Path(m).read_bytes() for m in (__file__, separators.__file__))
+    except (OSError, TypeError):  # pragma: no cover - no sources beside the modules
+        code = __name__.encode()
+    return hashlib.sha256(code).hexdigest()[:16]
+
+
+_CODE_VERSION = _code_version()
+
+
 class _Hyperscan:
     """One group's patterns in one database.
 
@@ -296,24 +387,18 @@ class _Hyperscan:
     be, and then scan the text with its long runs cut (:meth:`TextScan.shortened`).
     """
 
-    def __init__(self, patterns: Sequence[Pattern], cache: DatabaseCache | None):
+    def __init__(
+        self, patterns: Sequence[Pattern], plan: GroupPlan, cache: DatabaseCache | None
+    ):
         assert _hyperscan is not None
         hs = _hyperscan
         self.patterns = patterns
         self.keys = [p.key for p in patterns]
-        self.bounds = [_bounds(p.regex) for p in patterns]
-        self.expressions = [_body(p.regex) for p in patterns]
-        # Hyperscan reports one start (the leftmost) for each end of a pattern; a pattern
-        # that can match from two starts to one end has the later starts looked for here
-        self.several = [_several_starts(e) for e in self.expressions]
+        self.bounds = plan.bounds
+        self.expressions = plan.expressions
+        self.several = plan.several
         self._python: dict[int, re.Pattern[str]] = {}  # each pattern as `re`, when needed
-        # without separators, for the first pass; None where that cannot be done
-        self.rewritten = [without_separators(e) for e in self.expressions]
-        limited = [
-            bounded(e, r is not None) for e, r in zip(self.expressions, self.rewritten, strict=True)
-        ]
-        self.shortens = all(e is not None for e in limited)
-        compiled = [e or "" for e in limited] if self.shortens else self.expressions
+        self.shortens = plan.shortens
         flags = [
             hs.HS_FLAG_SOM_LEFTMOST
             | hs.HS_FLAG_UTF8
@@ -321,7 +406,7 @@ class _Hyperscan:
             for p in patterns
         ]
         self.database = _database(
-            [e.encode("utf-8") for e in compiled], flags, list(range(len(patterns))), cache
+            [e.encode("utf-8") for e in plan.compiled], flags, list(range(len(patterns))), cache
         )
         self.scratch = hs.Scratch(self.database)
 
@@ -332,8 +417,15 @@ class _Hyperscan:
         if not found:
             return []
         if short.after:  # offsets back into the text, past the cut runs
-            original = short.original
-            found = [(i, original(start), original(end)) for i, start, end in found]
+            after, shift = short.after, short.shift
+            found = [
+                (
+                    i,
+                    start + (shift[cut - 1] if (cut := bisect_right(after, start)) else 0),
+                    end + (shift[cut - 1] if (cut := bisect_right(after, end)) else 0),
+                )
+                for i, start, end in found
+            ]
         text = scan.text
         if scan._offsets is not None:
             chars = scan.char_offsets(offset for _, start, end in found for offset in (start, end))
@@ -474,22 +566,31 @@ class _Prefilter:
     """
 
     def __init__(
-        self, impls: Mapping[str, _Hyperscan], bits: Mapping[str, int], cache: DatabaseCache | None
+        self,
+        plans: Mapping[str, GroupPlan],
+        bits: Mapping[str, int],
+        cache: DatabaseCache | None,
+        hints: Mapping[int, Sequence[str]],
     ):
         assert _hyperscan is not None
         hs = _hyperscan
         self.bits: list[int] = []  # by string: its group's bit
         literals: list[bytes] = []
         self.ungated = 0  # groups always scanned
-        for group, impl in impls.items():
-            found = [necessary_literals(r) if r else None for r in impl.rewritten]
-            if not found or any(f is None for f in found):
+        for group, plan in plans.items():
+            if plan.literals is None:
                 self.ungated |= bits[group]
                 continue
-            strings = {s.encode("utf-8") for f in found for s in f or ()}
-            for string in _fewest(strings):
-                literals.append(string)
-                self.bits.append(bits[group])
+            literals += [string.encode("utf-8") for string in plan.literals]
+            self.bits += [bits[group]] * len(plan.literals)
+        for bit, hinted in hints.items():
+            # looked for in the text with its separators deleted, as the groups' strings
+            plain = {h.encode("utf-8").translate(None, SEPARATOR_BYTES) for h in hinted}
+            if any(len(string) < 2 for string in plain):
+                self.ungated |= bit
+                continue
+            literals += sorted(plain)
+            self.bits += [bit] * len(plain)
         self.database: Any = None
         if literals:
             flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(literals)
@@ -497,7 +598,8 @@ class _Prefilter:
             try:
                 self.database = _database(literals, flags, ids, cache, literal=True)
             except Exception:  # pragma: no cover - a Hyperscan refuses: no first pass
-                self.database, self.ungated = None, sum(bits.values())
+                self.database = None
+                self.ungated = sum(bits.values()) | sum(hints)
             else:
                 self.scratch = hs.Scratch(self.database)
 
