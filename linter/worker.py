@@ -318,23 +318,27 @@ def _lint_items(
     setup: lintrun.Setup,
     report: SourceReport,
 ) -> None:
-    """Store each item; lint only those whose content changed."""
-    for output in outputs:
-        if isinstance(output, Problem):
-            report.problems.append(output)
-            continue
-        report.items += 1
-        content = content_hash(output)
-        previous = store.item_hash(name, output.id)
-        store.touch_item(name, output.id, unit, content, output.kind, output.start, scan_number)
-        if previous == content:
-            continue
-        report.linted += 1
-        findings = list(setup.engine.check(output))
-        private = isinstance(output, Event) and output.private
-        new, resolved = store.record(name, output.id, findings, private)
-        report.new += new
-        report.resolved += resolved
+    """Store each item; lint only those whose content changed, a chunk at a time (see
+    :func:`linter.sources.chunks`)."""
+    for chunk in sources.chunks(outputs):
+        changed: list[Item] = []
+        for output in chunk:
+            if isinstance(output, Problem):
+                report.problems.append(output)
+                continue
+            report.items += 1
+            content = content_hash(output)
+            previous = store.item_hash(name, output.id)
+            store.touch_item(name, output.id, unit, content, output.kind, output.start, scan_number)
+            if previous != content:
+                changed.append(output)
+        checked = [(item, list(setup.engine.check(item))) for item in changed]
+        for item, findings in checked:
+            report.linted += 1
+            private = isinstance(item, Event) and item.private
+            new, resolved = store.record(name, item.id, findings, private)
+            report.new += new
+            report.resolved += resolved
 
 
 def _scan_directory(setup: lintrun.Setup, store: Store, scan_number: int) -> SourceReport:
