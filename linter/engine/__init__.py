@@ -155,7 +155,8 @@ class Engine:
 
     def check(self, item: Item) -> Iterator[Finding]:
         """The item's findings; those an inline marker suppresses come out marked
-        ``suppressed``, followed by findings about the markers themselves."""
+        ``suppressed``, followed by findings about the markers themselves. Markers are
+        looked for only where the first pass over the item's text says one may be."""
         context = Context(self, item)
         if self._scans_markers and not context.text_scan().possible_bits() & self._marker_bit:
             found = []

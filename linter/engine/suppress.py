@@ -7,7 +7,8 @@ in quoted replies: a marker there was written for an earlier message)::
     clientline: ignore CL101 -- agreed with Dana, the review is a formality
     clientline: ignore CL101, CL102 -- reason
 
-A marker suppresses the findings of the rules it names on that one item. Two built-in
+The marker is read in any case (``ClientLine: IGNORE cl101``). A marker suppresses the
+findings of the rules it names on that one item. Two built-in
 checks keep markers honest, as Ruff's ``RUF100`` does for ``noqa``:
 
 * ``CL001`` (warning): a marker with no reason after ``--``. The marker still
