@@ -3,7 +3,7 @@
 :func:`prepare` does everything that can fail on the user's configuration — config,
 contact directory, every rule pack — before any item is read, collecting every error
 (exit 2). :func:`run` then streams items from the sources through the engine to the
-reporter, one at a time.
+reporter, a chunk of items at a time (see :func:`linter.sources.chunks`).
 """
 
 from __future__ import annotations
