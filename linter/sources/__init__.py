@@ -233,9 +233,11 @@ def chunks(
     ``characters`` characters of text.
 
     Reading a chunk of items and then checking them costs less than reading and checking
-    each in turn (a fifth less rule time on real mail): the parser and the rules' pattern
-    databases each stay in the processor's caches through a chunk, instead of pushing
-    each other out on every item. It stays a stream: a chunk is all that is held.
+    each in turn: about a sixth less rule time on Enron mail, in every one of six
+    alternated rounds. The likely reason is that the parser and the rules' pattern
+    databases each stay warm in the processor's caches and predictors through a chunk,
+    instead of pushing each other out on every item. It stays a stream: a chunk is all
+    that is held.
     """
     chunk: list[Output] = []
     size = 0
