@@ -39,9 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from linter.model import FINDING_STATUSES, Finding
+from linter.model import Finding
 
-STATUSES = FINDING_STATUSES
 _FINGERPRINT_PREFIX = re.compile(r"^[0-9a-f]{1,16}$")
 APPLICATION_ID = 0x436C4C6E  # "ClLn": tells our database from any other SQLite file
 

@@ -48,7 +48,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -422,15 +421,8 @@ class _Hyperscan:
         if not found:
             return []
         if short.after:  # offsets back into the text, past the cut runs
-            after, shift = short.after, short.shift
-            found = [
-                (
-                    i,
-                    start + (shift[cut - 1] if (cut := bisect_right(after, start)) else 0),
-                    end + (shift[cut - 1] if (cut := bisect_right(after, end)) else 0),
-                )
-                for i, start, end in found
-            ]
+            original = short.original
+            found = [(i, original(start), original(end)) for i, start, end in found]
         text = scan.text
         if scan._offsets is not None:
             chars = scan.char_offsets(offset for _, start, end in found for offset in (start, end))
