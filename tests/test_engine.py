@@ -142,6 +142,8 @@ CRAFTED_TERMS = [
     Term("café"),
     Term("'s house", forms=("'s place",), inflect=False),
     Term("-ish", inflect=False),
+    Term("pub"),
+    Term("étude", forms=("Étude",), inflect=False),
 ]
 CRAFTED_TEXTS = [
     "The amount is due at 9 am, or 10 a.m.; AM/PM.",
@@ -155,6 +157,8 @@ CRAFTED_TEXTS = [
     "CAFÉ, Café, café-bar, cafés, xcafé",
     "Dana's place, Dana’s house, Dana 's house, s house",
     "green-ish, greenish, -ish, x -ish",
+    "public pub pubs pubé épub pub_ _pub \u212apub pub\u212a ſpub PUB-lic",
+    "étude études xétude étudex Étude ÉTUDE é-étude",
 ]
 
 

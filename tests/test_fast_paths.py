@@ -153,6 +153,41 @@ def test_separator_runs_are_bounded_only_when_that_is_safe(
     assert bounded(expression) == limited
 
 
+@pytest.mark.parametrize(
+    ("expression", "bounds", "compiled"),
+    [
+        ("pub", (True, True), r"\bpub\b"),
+        (r"pay[\s\-]{1,8}you", (True, False), r"\bpay[\s\-]{1,8}you"),
+        ("caf[éÉ]", (True, True), r"\bcaf[éÉ]"),  # an end that may be no ASCII letter
+        (r"invoic\w*", (True, True), r"\binvoic\w*"),
+        ("s?pub", (True, True), r"s?pub\b"),  # an optional first letter
+        (r"inc\.", (True, False), r"\binc\."),
+        ("a|bc", (True, True), "a|bc"),  # a \b would bind to one alternative alone
+        ("pub", (False, False), "pub"),
+    ],
+)
+def test_hyperscan_gets_ascii_boundaries_only_where_unicode_ones_imply_them(
+    expression: str, bounds: tuple[bool, bool], compiled: str
+) -> None:
+    assert scanner_module._ascii_bounded(expression, bounds) == compiled
+
+
+@pytest.mark.parametrize(
+    ("expression", "bytewise"),
+    [
+        (r"pay[\s\-]{1,8}you", True),
+        (r"q\.t\.|t\&cs|[a.]x", True),
+        ("what['’]s", False),  # a character beyond ASCII
+        ("x.y", False),  # could match one byte of a character
+        ("[^a]b", False),
+        (r"\Wx", False),
+        (r"\xe9", False),  # a byte here, a character in UTF-8 mode
+    ],
+)
+def test_only_plain_ascii_patterns_are_scanned_bytewise(expression: str, bytewise: bool) -> None:
+    assert scanner_module._bytewise(expression) is bytewise
+
+
 def test_long_runs_are_cut_and_offsets_given_back() -> None:
     dashes = b"\n" + b"-" * 40 + b"\n"
     data = b"pay" + dashes + b"you in" + b" " * 30 + b"pints"

@@ -13,11 +13,14 @@ Two backends give the same answers:
 * **Hyperscan** (Intel's multi-pattern regex engine; the ``hyperscan`` wheel), which
   scans for thousands of patterns at once in one pass, about 100 times faster than a
   Python alternation. Its ``\\b`` is ASCII, so hits are checked against Unicode word
-  boundaries here; it reports one start for each end of a pattern, so a pattern that
-  can match from two starts to one end has the others looked for here; and it folds
-  a few letters beyond ASCII case (the Kelvin sign as k), so such hits are confirmed
-  with Python ``re``. Its patterns are :func:`~linter.engine.separators.bounded`, with
-  long separator runs cut from a copy of the text first.
+  boundaries here (its own ``\\b`` only spares the callbacks of matches inside longer
+  words, where the two agree); it reports one start for each end of a pattern, so a
+  pattern that can match from two starts to one end has the others looked for here;
+  and in UTF-8 mode it folds a few letters beyond ASCII case (the Kelvin sign as k), so
+  such hits are confirmed with Python ``re``; plain ASCII patterns are scanned byte by
+  byte, which is faster and folds ASCII alone. Its patterns are
+  :func:`~linter.engine.separators.bounded`, with long separator runs cut from a copy
+  of the text first.
 * Python ``re``, one alternation per group of patterns, where no Hyperscan wheel
   exists.
 
@@ -330,11 +333,13 @@ class GroupPlan:
         if found and all(f is not None for f in found):
             strings = {s.encode("utf-8") for f in found for s in f or ()}
             literals = [string.decode("utf-8") for string in _fewest(strings)]
+        bounds = [_bounds(p.regex) for p in patterns]
+        compiled = [e or "" for e in limited] if shortens else expressions
         return cls(
-            bounds=[_bounds(p.regex) for p in patterns],
+            bounds=bounds,
             expressions=expressions,
             several=[_several_starts(e) for e in expressions],
-            compiled=[e or "" for e in limited] if shortens else expressions,
+            compiled=[_ascii_bounded(e, b) for e, b in zip(compiled, bounds, strict=True)],
             shortens=shortens,
             literals=literals,
         )
@@ -385,8 +390,9 @@ _CODE_VERSION = _code_version()
 class _Hyperscan:
     """One group's patterns in one database.
 
-    Word boundaries are checked here, in Unicode terms, not by Hyperscan: its ``\\b`` is
-    ASCII-only (wrong beside "é"), and dropping it also makes compiling faster. The
+    Word boundaries are checked here, in Unicode terms: Hyperscan's ``\\b`` is
+    ASCII-only (wrong beside "é"), so it gets one only where that is a weaker test (see
+    :func:`_ascii_bounded`), to drop most matches inside longer words early. The
     patterns are :func:`~linter.engine.separators.bounded` when all of the group's can
     be, and then scan the text with its long runs cut (:meth:`TextScan.shortened`).
     """
@@ -405,9 +411,9 @@ class _Hyperscan:
         self.shortens = plan.shortens
         flags = [
             hs.HS_FLAG_SOM_LEFTMOST
-            | hs.HS_FLAG_UTF8
+            | (0 if _bytewise(expression) else hs.HS_FLAG_UTF8)
             | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
-            for p in patterns
+            for p, expression in zip(patterns, plan.compiled, strict=True)
         ]
         self.database = _database(
             [e.encode("utf-8") for e in plan.compiled], flags, list(range(len(patterns))), cache
@@ -464,6 +470,86 @@ def _collect(pattern_id: int, start: int, end: int, flags: int, found: Any) -> N
     """Hyperscan's match handler: each match into the list given as the scan's context
     (one function for every scan, rather than a closure made for each)."""
     found.append((pattern_id, start, end))
+
+
+_ASCII_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _ascii_bounded(expression: str, bounds: tuple[bool, bool]) -> str:
+    """``expression`` with Hyperscan's ASCII ``\\b`` at each end that wants a word
+    boundary and must be an ASCII word character there.
+
+    Such a boundary in Unicode terms is one in ASCII terms too (a character that is no
+    Unicode word character is no ASCII one), so Hyperscan then drops the matches inside
+    longer words ("pub" in "public", "nda" in "agenda") that would only be found and
+    thrown away here, and no match that counts. An end that may be another character
+    (``[éÉ]``, an optional letter) keeps its boundary for this module alone to check.
+    """
+    left, right = bounds
+    if not expression or _top_level_alternation(expression):
+        return expression
+    if left and expression[0] in _ASCII_WORD and expression[1:2] not in ("?", "*", "{"):
+        expression = r"\b" + expression
+    if right and expression[-1] in _ASCII_WORD and expression[-2:-1] != "\\":
+        expression += r"\b"
+    return expression
+
+
+_BYTEWISE_ESCAPES = frozenset("swdbBntrfv")  # ASCII classes, boundaries, controls
+
+
+def _bytewise(expression: str) -> bool:
+    """Whether ``expression`` can be scanned byte by byte rather than in UTF-8 mode
+    with the same matches: ASCII only, and nothing in it that matches any character
+    (``.``, ``[^...]``, ``\\W``, ...), which could match part of one, and no escape
+    that names a character by number.
+
+    Such an expression only ever matches ASCII bytes, which in UTF-8 are whole
+    characters, and Hyperscan then folds case in ASCII alone, as this module means it
+    to (in UTF-8 mode it also folds the Kelvin sign as k). Scans of such patterns are
+    up to twice as fast.
+    """
+    if not expression.isascii():
+        return False
+    position, in_class = 0, False
+    while position < len(expression):
+        char = expression[position]
+        if char == "\\":
+            escaped = expression[position + 1 : position + 2]
+            if not escaped or (escaped.isalnum() and escaped not in _BYTEWISE_ESCAPES):
+                return False  # \\W, \\xE9 (a byte here, a character in UTF-8 mode), ...
+            position += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            if expression[position + 1 : position + 2] == "^":
+                return False
+            in_class = True
+        elif char == ".":
+            return False
+        position += 1
+    return True
+
+
+def _top_level_alternation(expression: str) -> bool:
+    depth, escaped, in_class = 0, False, False
+    for char in expression:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
 
 
 def _bounds(regex: str) -> tuple[bool, bool]:
