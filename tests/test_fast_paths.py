@@ -11,15 +11,20 @@ import email
 import json
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from linter import packs, yamlfile
 from linter.contacts import Directory
+from linter.contacts import load as load_contacts
 from linter.engine import Engine
+from linter.engine import context as context_module
 from linter.engine import scanner as scanner_module
+from linter.engine.context import WINDOWED, Context
 from linter.engine.gate import Gate, rule_needs
+from linter.engine.predicates import MentionPredicate, NearPredicate
 from linter.engine.scanner import FIRST_PASS_LIMIT, Scanner, _fewest, available_backends
 from linter.engine.separators import (
     LONG_RUN,
@@ -35,7 +40,7 @@ from linter.sources.mbox import _unescape_from
 from linter.text import split_reply
 from linter.yamlcache import ParsedDocuments
 
-from .conftest import ENRON
+from .conftest import ENRON, EXAMPLES
 
 needs_hyperscan = pytest.mark.skipif(
     "hyperscan" not in available_backends(), reason="the first pass needs Hyperscan"
@@ -188,6 +193,23 @@ def test_only_plain_ascii_patterns_are_scanned_bytewise(expression: str, bytewis
     assert scanner_module._bytewise(expression) is bytewise
 
 
+@pytest.mark.parametrize(
+    ("expressions", "breaks"),
+    [
+        ([r"pay[\s\-]+you", "fees"], '\x00!"(),.:;<>?{|}'),  # none in its class's text
+        ([r"q\.t\.", r"t\&cs", "what['’]s"], '\x00!"(),:;<>?{|}'),
+        ([r"sign[\s\-]?off", r"\w+ly"], '\x00!"(),.:;<>{|}'),
+        (["a.b"], ""),  # any character
+        (["[a-z]x"], ""),  # a range: what it holds is not spelt out
+        (["[^x]y"], ""),
+        ([r"\x2e"], ""),  # a full stop by number
+        ([r"\Wx"], ""),
+    ],
+)
+def test_breaks_are_characters_no_match_can_hold(expressions: list[str], breaks: str) -> None:
+    assert scanner_module._breaks(expressions) == breaks
+
+
 def test_long_runs_are_cut_and_offsets_given_back() -> None:
     dashes = b"\n" + b"-" * 40 + b"\n"
     data = b"pay" + dashes + b"you in" + b" " * 30 + b"pints"
@@ -249,6 +271,110 @@ def test_first_pass_and_bounded_scans_change_no_hit() -> None:
         scan, expected = fast.prepare(text), plain.prepare(text)
         for group in fast.groups:
             assert scan.group(group) == expected.group(group), group
+
+
+def _long_texts(rng: random.Random, count: int, names: Sequence[str] = ()) -> list[str]:
+    """Newsletter-sized texts of lexicon terms (and ``names``) among Enron mail, with
+    every kind of separator, punctuation or none between them, and odd letters."""
+    terms = [
+        t.text
+        for lexicon in packs.load([packs.resolve("builtin", packs.data_dir())]).lexicons.values()
+        for t in lexicon.terms
+    ]
+    terms += list(names) * 20
+    glue = [" ", "  ", "\n", "\n\n", " - ", "-", "\t", "é ", " ’ ", "\xa0", ", ", ". ", "; "]
+    glue += ["(", ") ", '"', "! ", "? ", ":", "\x00", " " * 17, "\n" + "-" * 60 + "\n", "Ké"]
+    files = sorted(ENRON.glob("*/*.eml"))[:40] if ENRON.is_dir() else []
+    prose = [f.read_text("latin-1")[:3000] for f in files] or ["and so on, as agreed. "]
+    texts = []
+    for _ in range(count):
+        pieces: list[str] = []
+        size = rng.choice((WINDOWED, 3 * WINDOWED))
+        while sum(map(len, pieces)) < size:
+            term = rng.choice(terms)
+            pieces.append("".join(w + rng.choice(glue) for w in term.split(" ")))
+            chosen = rng.choice(prose)
+            start = rng.randint(0, len(chosen))
+            pieces.append(chosen[start : start + rng.choice((0, 20, 400, 3000))])
+        texts.append("".join(pieces))
+    return texts
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_windows_near_anchors_hold_every_hit_the_whole_text_has_there(backend: str) -> None:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    engine = Engine(ruleset.rules, ruleset.lexicons, Directory(), backend=backend)
+    groups = [g for g in engine.scanner.groups if g.startswith("lexicon:")]
+    rng = random.Random(13)
+    windowed = 0
+    for number, text in enumerate(_long_texts(rng, 12)):
+        title, _, body = text.partition("\n")
+        item = Message(source="t", locator=str(number), id=str(number), title=title, body=body)
+        for _ in range(8):
+            first, second = rng.sample(groups, 2)
+            fields = rng.choice((("body",), ("title", "body", "location")))
+            reach = rng.choice((0, 40, 640, 840))
+            near = Context(engine, item)
+            anchors = near.hits(fields, (first,))
+            windows = near._windows(fields, second, anchors, reach)
+            found = near.hits_near(fields, second, anchors, reach)
+            every = Context(engine, item).hits(fields, (second,))
+            assert all(hit in every for hit in found)
+            assert found == sorted(found, key=every.index)
+            starts = {name: near._starts[engine.scan_fields.index(name)] for name in fields}
+            if windows is not None:  # each window holds exactly the hits of the text there
+                windowed += 1
+                joined, breaks = near.text_scan().text, engine.scanner.breaks(second)
+                for left, right in windows:  # between characters no hit holds
+                    assert left == 0 or joined[left - 1] in breaks
+                    assert right == len(joined) or joined[right] in breaks
+                for hit in every:
+                    start, end = (starts[hit.field] + at for at in (hit.hit.start, hit.hit.end))
+                    inside = any(left <= start and end <= right for left, right in windows)
+                    assert (hit in found) == inside, (second, windows, hit)
+            for hit in every:
+                if any(
+                    hit.field == a.field
+                    and (
+                        0 <= hit.hit.start - a.hit.end <= reach
+                        or 0 <= a.hit.start - hit.hit.end <= reach
+                    )
+                    for a in anchors
+                ):
+                    assert hit in found, (second, starts, hit)
+    assert windowed >= 30  # the windows were tried, not merely refused
+
+
+def test_near_tests_give_the_same_answers_with_windows_as_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    directory = load_contacts(str(EXAMPLES / "contacts.yaml"))
+    engine = Engine(ruleset.rules, ruleset.lexicons, directory)
+    tests = [
+        predicate
+        for rule in engine.rules
+        for selection in rule.selections.values()
+        for alternative in selection.alternatives
+        for predicate in alternative
+        if isinstance(predicate, NearPredicate)
+        or (isinstance(predicate, MentionPredicate) and predicate.near)
+    ]
+    assert len(tests) > 10
+    names = ["Dana Ng", "Acme", "Birchwood Partners", "Omar Haddad", "Chloé Martin"]
+    items = [
+        Message(source="t", locator=str(n), id=str(n), title=t[:60], body=t, sender=None)
+        for n, t in enumerate(_long_texts(random.Random(17), 10, names))
+    ]
+    paired = 0
+    for item in items:
+        for test in tests:
+            with monkeypatch.context() as patch:
+                patch.setattr(context_module, "WINDOWED", 10**9)
+                expected = test.test(Context(engine, item))
+            assert test.test(Context(engine, item)) == expected, test
+            paired += expected is not None
+    assert paired >= 10  # texts where the terms were close: the answers were compared
 
 
 @needs_hyperscan

@@ -6,7 +6,8 @@ resolved against the contact directory (each address once per run, see
 per group of patterns (a lexicon, a selection's phrases, client names) that some
 selection asks for. A rule that fails on a cheap selection (no client among the
 participants) never causes a scan, and a rule that fails on its first lexicon never
-scans for its second.
+scans for its second. A test of closeness (``near``) on a long text scans for its
+second lexicon only in windows around the first's hits (:meth:`Context.hits_near`).
 
 A context is made for every item, and most items end with it, so it keeps to plain
 attributes filled on demand (``functools.cached_property`` costs a lock per read).
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # phrase can match across two fields.
 FIELD_SEPARATOR = "\n\x00\n"
 APART = 4096  # characters a field must be shorter than the rest to be scanned alone
+WINDOWED = 16 * 1024  # characters a text must have for hits_near to scan windows of it
+BREAK_SEARCH = 2048  # characters looked through for a break beyond each end of a window
 
 
 class FieldHit(NamedTuple):
@@ -155,6 +158,77 @@ class Context:
         merged.sort(key=_text_order)  # stable: equal spans stay in group order
         return [h for _, h in merged if h.field in fields]
 
+    def scanned(self, group: str) -> bool:
+        """Whether the group's hits in the joined text are known already."""
+        return group in self._by_group
+
+    def hits_near(
+        self, fields: Sequence[str], group: str, anchors: Sequence[FieldHit], reach: int
+    ) -> list[FieldHit]:
+        """Hits of ``group`` in ``fields``, as :meth:`hits` gives them, among which are
+        all of those that start or end at most ``reach`` characters from one of
+        ``anchors`` (hits in ``fields`` too): what a test of closeness needs.
+
+        On a long text (a newsletter) with few anchors, only windows of text around
+        them are scanned. Each window is widened to a character the group's patterns
+        cannot match, and that is no part of a word (see :meth:`Scanner.breaks`): no
+        match crosses one, nor do the word boundaries beyond it differ from a text's
+        ends, so the window holds exactly the hits the whole text holds there, each
+        reduced to leftmost-longest just the same. Otherwise, the group's hits in all
+        of ``fields``.
+        """
+        windows = self._windows(fields, group, anchors, reach)
+        if windows is None:
+            return self.hits(fields, (group,))
+        key = f"{group}\x00near\x00{windows}"
+        found = self._by_group.get(key)
+        if found is None:
+            scan = self.text_scan()
+            scanner, possible = self.engine.scanner, scan.possible_bits()
+            names, starts = self.engine.scan_fields, self._starts
+            ignored = self.engine.ignored_keys(group)
+            found = self._by_group[key] = []
+            for start, end in windows:
+                for hit in scanner.prepare(scan.text[start:end], possible).group(group):
+                    if hit.key in ignored:
+                        continue
+                    joined = Hit(group, hit.key, hit.start + start, hit.end + start)
+                    index = bisect.bisect_right(starts, joined.start) - 1
+                    offset = starts[index]
+                    relative = Hit(group, hit.key, joined.start - offset, joined.end - offset)
+                    found.append((joined, FieldHit(names[index], relative)))
+        return [h for _, h in found if h.field in fields]
+
+    def _windows(
+        self, fields: Sequence[str], group: str, anchors: Sequence[FieldHit], reach: int
+    ) -> list[tuple[int, int]] | None:
+        """The windows of the joined text :meth:`hits_near` scans, in order and apart,
+        or ``None`` when scanning them would not pay (or cannot be done)."""
+        if group in self._by_group or not anchors:
+            return None  # already scanned, or nothing is near
+        scan = self.text_scan()
+        text = scan.text
+        if len(text) < WINDOWED or self._apart(fields):
+            return None
+        breaks = self.engine.scanner.breaks(group)
+        if not breaks:
+            return None
+        names, starts = self.engine.scan_fields, self._starts
+        windows: list[tuple[int, int]] = []
+        for anchor in sorted(anchors, key=lambda h: (starts[names.index(h.field)] + h.hit.start)):
+            offset = starts[names.index(anchor.field)]
+            start = _break_before(text, breaks, offset + anchor.hit.start - reach)
+            end = _break_after(text, breaks, offset + anchor.hit.end + reach)
+            if start is None or end is None:
+                return None
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+            else:
+                windows.append((start, end))
+        if 4 * sum(end - start for start, end in windows) > len(text):
+            return None  # most of the text: one scan of it all costs less
+        return windows
+
     def resolved(self, field: str) -> list[tuple[Participant, Contact | None]]:
         everyone = self._resolved
         if everyone is None:
@@ -219,6 +293,30 @@ class Context:
     def make_evidence(self, selection: str, field: str, start: int, end: int) -> Evidence:
         text = self.field_text(field)
         return Evidence(selection, field, text[start:end], start, end, snippet(text, start, end))
+
+
+def _break_before(text: str, breaks: str, position: int) -> int | None:
+    """Where a window reaching back to ``position`` starts: just after the last break
+    before it, or at the start of the text; ``None`` when none is near enough."""
+    if position <= 0:
+        return 0
+    low = max(0, position - BREAK_SEARCH)
+    found = max(text.rfind(char, low, position) for char in breaks)
+    if found < 0:
+        return 0 if low == 0 else None
+    return found + 1
+
+
+def _break_after(text: str, breaks: str, position: int) -> int | None:
+    """Where a window reaching on to ``position`` ends: at the first break from it
+    on, or at the end of the text; ``None`` when none is near enough."""
+    if position >= len(text):
+        return len(text)
+    high = min(len(text), position + BREAK_SEARCH)
+    found = [index for char in breaks if (index := text.find(char, position, high)) >= 0]
+    if not found:
+        return len(text) if high == len(text) else None
+    return min(found)
 
 
 def _text_order(pair: tuple[Hit, FieldHit]) -> tuple[int, int]:

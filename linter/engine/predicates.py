@@ -119,6 +119,11 @@ class HitsPredicate:
 
 @dataclass(frozen=True)
 class NearPredicate:
+    """A term of ``first`` and one of ``second`` close together. On a long text, the
+    lexicon whose hits are not known yet is scanned for only near those of the other
+    (:meth:`~linter.engine.context.Context.hits_near`): a newsletter costs a scan of
+    one lexicon and of a few windows, not of two lexicons."""
+
     selection: str
     fields: tuple[str, ...]
     first: str
@@ -127,10 +132,18 @@ class NearPredicate:
     same_paragraph: bool = False
 
     def test(self, context: Context) -> list[Evidence] | None:
-        firsts = context.hits(self.fields, (self.first,))
-        if not firsts:
-            return None  # and the second lexicon is never scanned for
-        seconds = context.hits(self.fields, (self.second,))
+        reach = _reach(self.within)
+        if context.scanned(self.second) and not context.scanned(self.first):
+            # the second's hits are known: look for the first's only near them
+            seconds = context.hits(self.fields, (self.second,))
+            if not seconds:
+                return None
+            firsts = context.hits_near(self.fields, self.first, seconds, reach)
+        else:
+            firsts = context.hits(self.fields, (self.first,))
+            if not firsts:
+                return None  # and the second lexicon is never scanned for
+            seconds = context.hits_near(self.fields, self.second, firsts, reach)
         pair = _close_pair(context, firsts, seconds, self.within, self.same_paragraph)
         return context.evidence(self.selection, list(pair)) if pair else None
 
@@ -145,8 +158,7 @@ def _close_pair(
     """The first pair of hits, one of each list, in one field and at most ``within``
     words apart (in text order; with ``same_paragraph``, no blank line between), or
     ``None``."""
-    # no real word is this long; the bound spares counting words across long gaps
-    reach = (within + 1) * MAX_WORD_LENGTH
+    reach = _reach(within)
     for a in firsts:
         for b in seconds:
             if a.field != b.field:
@@ -158,6 +170,12 @@ def _close_pair(
             if len(gap.split()) <= within and not (same_paragraph and _BLANK_LINE.search(gap)):
                 return left, right
     return None
+
+
+def _reach(within: int) -> int:
+    """The most characters ``within`` words can take: no real word is this long, and
+    the bound spares counting words across long gaps."""
+    return (within + 1) * MAX_WORD_LENGTH
 
 
 @dataclass(frozen=True)
@@ -195,7 +213,7 @@ class MentionPredicate:
             return None
         if self.near is None:
             return context.evidence(self.selection, kept)
-        terms = context.hits(self.fields, (self.near,))
+        terms = context.hits_near(self.fields, self.near, kept, _reach(self.within))
         pair = _close_pair(context, kept, terms, self.within, self.same_paragraph)
         return context.evidence(self.selection, list(pair)) if pair else None
 

@@ -137,6 +137,7 @@ class Scanner:
         }
         self.every = (1 << (len(self.groups) + len(self.hint_bits))) - 1
         self._impls: dict[str, _Hyperscan | _Re] = {}
+        self._breaks: dict[str, str] = {}  # see breaks()
         self._prefilter: _Prefilter | None = None
         self._runs: _RunFinder | None = None  # finds long separator runs (Hyperscan)
         if self.backend == "hyperscan":
@@ -149,6 +150,19 @@ class Scanner:
                 self._runs = _RunFinder(cache)
         else:
             self._impls.update((group, _Re(by_group[group])) for group in self.groups)
+
+    def breaks(self, group: str) -> str:
+        """Characters no hit of ``group`` can hold, and none that is part of a word:
+        no match crosses one, so the hits between two of them in a text are those of
+        the text alone, found without scanning the rest (see
+        :meth:`~linter.engine.context.Context.hits_near`). Empty when the group's
+        patterns might match anything."""
+        found = self._breaks.get(group)
+        if found is None:
+            found = self._breaks[group] = _breaks(
+                _body(p.regex) for p in self.patterns if p.group == group
+            )
+        return found
 
     def prepare(self, text: str, possible: int | None = None) -> TextScan:
         """The scans of ``text``; with ``possible``, the groups that may have hits
@@ -319,6 +333,7 @@ class GroupPlan:
     several: list[bool]
     compiled: list[str]  # what is compiled: the expressions, bounded where all can be
     shortens: bool  # whether they are bounded, to scan a text with its long runs cut
+    bytewise: list[bool]  # whether each compiled expression is scanned without UTF-8 mode
     literals: list[str] | None  # the first pass's strings, or None: always scanned
 
     @classmethod
@@ -335,12 +350,14 @@ class GroupPlan:
             literals = [string.decode("utf-8") for string in _fewest(strings)]
         bounds = [_bounds(p.regex) for p in patterns]
         compiled = [e or "" for e in limited] if shortens else expressions
+        compiled = [_ascii_bounded(e, b) for e, b in zip(compiled, bounds, strict=True)]
         return cls(
             bounds=bounds,
             expressions=expressions,
             several=[_several_starts(e) for e in expressions],
-            compiled=[_ascii_bounded(e, b) for e, b in zip(compiled, bounds, strict=True)],
+            compiled=compiled,
             shortens=shortens,
+            bytewise=[_bytewise(e) for e in compiled],
             literals=literals,
         )
 
@@ -361,7 +378,11 @@ def _plans(
                 for group, plan in json.loads(data).items()
             }
             if list(kept) == list(by_group) and all(
-                len(plan.bounds) == len(plan.expressions) == len(plan.compiled) == len(patterns)
+                len(plan.bounds)
+                == len(plan.expressions)
+                == len(plan.compiled)
+                == len(plan.bytewise)
+                == len(patterns)
                 for plan, patterns in zip(kept.values(), by_group.values(), strict=True)
             ):
                 return kept
@@ -411,9 +432,9 @@ class _Hyperscan:
         self.shortens = plan.shortens
         flags = [
             hs.HS_FLAG_SOM_LEFTMOST
-            | (0 if _bytewise(expression) else hs.HS_FLAG_UTF8)
+            | (0 if bytewise else hs.HS_FLAG_UTF8)
             | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
-            for p, expression in zip(patterns, plan.compiled, strict=True)
+            for p, bytewise in zip(patterns, plan.bytewise, strict=True)
         ]
         self.database = _database(
             [e.encode("utf-8") for e in plan.compiled], flags, list(range(len(patterns))), cache
@@ -530,6 +551,42 @@ def _bytewise(expression: str) -> bool:
             return False
         position += 1
     return True
+
+
+# punctuation that ends most phrases in prose, and the NUL that joins an item's fields
+BREAK_CANDIDATES = "\x00.,;:!?()\"<>[]{}|"
+_WILDCARD_ESCAPES = frozenset("swdbB")  # classes of word or white-space characters only
+
+
+def _breaks(expressions: Iterable[str]) -> str:
+    """Which of :data:`BREAK_CANDIDATES` no match of ``expressions`` can hold: those
+    that appear nowhere in their text (as themselves, escaped or in a class), when
+    nothing in them matches other characters than it names (``.``, ``[^...]``, a
+    range, ``\\W``, a numbered escape)."""
+    kept = set(BREAK_CANDIDATES)
+    for expression in expressions:
+        position, in_class = 0, False
+        while position < len(expression):
+            char = expression[position]
+            if char == "\\":
+                escaped = expression[position + 1 : position + 2]
+                if not escaped or (escaped.isalnum() and escaped not in _WILDCARD_ESCAPES):
+                    return ""
+                position += 2
+                continue
+            if in_class:
+                if char == "-" and expression[position + 1 : position + 2] != "]":
+                    return ""  # a range, [!-/]: what it holds is not spelt out
+                in_class = char != "]"
+            elif char == "[":
+                if expression[position + 1 : position + 2] in ("^", "-"):
+                    return ""
+                in_class = True
+            elif char == ".":
+                return ""
+            position += 1
+        kept.difference_update(expression)
+    return "".join(sorted(kept))
 
 
 def _top_level_alternation(expression: str) -> bool:
