@@ -113,7 +113,8 @@ class Scanner:
     for too, any case, by name (the suppression marker ``clientline:``); each name gets
     a bit after the groups' in ``hint_bits``, set in :meth:`TextScan.possible_bits`
     wherever one of its strings may be in the text (everywhere, when there is no first
-    pass), so that what few texts hold one can be told apart at no extra cost.
+    pass; in a text too long for one, wherever one is as written), so that what few
+    texts hold one can be told apart at little or no extra cost.
     """
 
     def __init__(
@@ -135,6 +136,7 @@ class Scanner:
         self.hint_bits = {
             name: 1 << index for index, name in enumerate(sorted(hints or ()), len(self.groups))
         }
+        self.all_groups = (1 << len(self.groups)) - 1
         self.every = (1 << (len(self.groups) + len(self.hint_bits))) - 1
         self._impls: dict[str, _Hyperscan | _Re] = {}
         self._breaks: dict[str, str] = {}  # see breaks()
@@ -213,8 +215,10 @@ class TextScan:
             prefilter = scanner._prefilter
             if not self.text:
                 found = 0
-            elif prefilter is None or len(self.text) > FIRST_PASS_LIMIT:
+            elif prefilter is None:
                 found = scanner.every
+            elif len(self.text) > FIRST_PASS_LIMIT:  # every group, and the hints found
+                found = scanner.all_groups | prefilter.hinted(self.encoded())
             else:
                 found = prefilter.possible(self.encoded()) | prefilter.ungated
             self._possible = found
@@ -715,14 +719,29 @@ class _Prefilter:
                 continue
             literals += [string.encode("utf-8") for string in plan.literals]
             self.bits += [bits[group]] * len(plan.literals)
+        as_written: list[bytes] = []  # the hints, for a long text (see hinted)
+        self.hint_bits: list[int] = []
+        self.unhinted = 0  # hints a long text is not searched for: always possible there
         for bit, hinted in hints.items():
             # looked for in the text with its separators deleted, as the groups' strings
             plain = {h.encode("utf-8").translate(None, SEPARATOR_BYTES) for h in hinted}
             if any(len(string) < 2 for string in plain):
                 self.ungated |= bit
+                self.unhinted |= bit
                 continue
             literals += sorted(plain)
             self.bits += [bit] * len(plain)
+            if any(string.encode("utf-8") not in plain for string in hinted):
+                self.unhinted |= bit  # a separator in it: not found as written
+                continue
+            as_written += sorted(plain)
+            self.hint_bits += [bit] * len(plain)
+        self.hint_database: Any = None
+        if as_written:
+            flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(as_written)
+            ids = list(range(len(as_written)))
+            self.hint_database = _database(as_written, flags, ids, cache, literal=True)
+            self.hint_scratch = hs.Scratch(self.hint_database)
         self.database: Any = None
         if literals:
             flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(literals)
@@ -744,6 +763,19 @@ class _Prefilter:
             data.translate(None, SEPARATOR_BYTES), _collect, context=found, scratch=self.scratch
         )
         possible, bits = 0, self.bits
+        for string, _, _ in found:
+            possible |= bits[string]
+        return possible
+
+
+    def hinted(self, data: bytes) -> int:
+        """The bits of the hints that may be in ``data``, found as written (no first
+        pass is made over a long text, but a hint costs a fraction of one)."""
+        if self.hint_database is None:
+            return self.unhinted
+        found: list[tuple[int, int, int]] = []
+        self.hint_database.scan(data, _collect, context=found, scratch=self.hint_scratch)
+        possible, bits = self.unhinted, self.hint_bits
         for string, _, _ in found:
             possible |= bits[string]
         return possible
