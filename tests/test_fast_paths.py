@@ -22,10 +22,15 @@ from linter.contacts import load as load_contacts
 from linter.engine import Engine
 from linter.engine import context as context_module
 from linter.engine import scanner as scanner_module
-from linter.engine.context import WINDOWED, Context
+from linter.engine.context import WINDOWED, Context, FieldHit
 from linter.engine.gate import Gate, rule_needs
-from linter.engine.predicates import MentionPredicate, NearPredicate
-from linter.engine.scanner import FIRST_PASS_LIMIT, Scanner, _fewest, available_backends
+from linter.engine.predicates import (
+    MAX_WORD_LENGTH,
+    MentionPredicate,
+    NearPredicate,
+    _close_pair,
+)
+from linter.engine.scanner import FIRST_PASS_LIMIT, Hit, Scanner, _fewest, available_backends
 from linter.engine.separators import (
     LONG_RUN,
     SHORT_RUN,
@@ -375,6 +380,54 @@ def test_near_tests_give_the_same_answers_with_windows_as_without(
             assert test.test(Context(engine, item)) == expected, test
             paired += expected is not None
     assert paired >= 10  # texts where the terms were close: the answers were compared
+
+
+def _every_pair(
+    context: Context, firsts: list[FieldHit], seconds: list[FieldHit], within: int, para: bool
+) -> tuple[FieldHit, FieldHit] | None:
+    """What _close_pair finds, the slow way: every pair in turn."""
+    for a in firsts:
+        for b in seconds:
+            left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
+            gap = context.field_text(a.field)[left.hit.end : right.hit.start]
+            if (
+                a.field == b.field
+                and left.hit.end <= right.hit.start
+                and right.hit.start - left.hit.end <= (within + 1) * MAX_WORD_LENGTH
+                and len(gap.split()) <= within
+                and not (para and re.search(r"\n[^\S\n]*\n", gap))
+            ):
+                return left, right
+    return None
+
+
+def test_close_pairs_are_found_by_bisection_as_by_comparing_every_pair() -> None:
+    rng = random.Random(23)
+    engine = _engine()
+    words = ["word", "a", "longer-word", "\n\n", "\n", "x" * 45, "é"]
+    for _ in range(300):
+        fields = {
+            name: " ".join(rng.choice(words) for _ in range(rng.randint(5, 400)))
+            for name in ("title", "body")
+        }
+        item = Message(source="t", locator="1", id="1", **fields)  # type: ignore[arg-type]
+        context = Context(engine, item)
+
+        def hits(count: int, fields: dict[str, str] = fields) -> list[FieldHit]:
+            found = []
+            for _ in range(count):
+                field = rng.choice(("title", "body"))
+                start = rng.randint(0, max(0, len(fields[field]) - 1))
+                end = min(len(fields[field]), start + rng.choice((1, 4, 11, 300)))
+                found.append(FieldHit(field, Hit("g", 0, start, end)))
+            return found
+
+        firsts, seconds = hits(rng.randint(0, 30)), hits(rng.randint(0, 60))
+        if rng.random() < 0.8:  # as the scans give them: in text order
+            seconds.sort(key=lambda h: (h.field != "title", h.hit.start, h.hit.end))
+        within, para = rng.choice((0, 1, 3, 15)), rng.random() < 0.5
+        expected = _every_pair(context, firsts, seconds, within, para)
+        assert _close_pair(context, firsts, seconds, within, para) == expected
 
 
 @needs_hyperscan

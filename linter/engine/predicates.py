@@ -50,6 +50,7 @@ is in that inclusive range), ``all_day: true|false``.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -157,12 +158,34 @@ def _close_pair(
 ) -> tuple[FieldHit, FieldHit] | None:
     """The first pair of hits, one of each list, in one field and at most ``within``
     words apart (in text order; with ``same_paragraph``, no blank line between), or
-    ``None``."""
+    ``None``: the first of ``firsts`` that has such a partner, with the first of its
+    partners in ``seconds``.
+
+    Each of ``firsts`` is compared only with those of ``seconds`` in its field that
+    start within reach of it (found by bisection), so a newsletter with thousands of
+    hits of each costs thousands of comparisons, not millions."""
     reach = _reach(within)
+    by_field: dict[str, list[FieldHit]] = {}
+    for b in seconds:
+        by_field.setdefault(b.field, []).append(b)
+    starts: dict[str, list[int]] = {}
+    longest: dict[str, int] = {}
+    for field, hits in by_field.items():
+        starts[field] = [b.hit.start for b in hits]
+        if starts[field] != sorted(starts[field]):  # not in text order: compare every pair
+            starts[field], longest[field] = [0] * len(hits), -1
+        else:
+            longest[field] = max(b.hit.end - b.hit.start for b in hits)
     for a in firsts:
-        for b in seconds:
-            if a.field != b.field:
-                continue
+        hits = by_field.get(a.field)
+        if not hits:
+            continue
+        if longest[a.field] < 0:
+            low, high = 0, len(hits)
+        else:  # a partner before `a` ends, and so starts, at most this far before it
+            low = bisect.bisect_left(starts[a.field], a.hit.start - reach - longest[a.field])
+            high = bisect.bisect_right(starts[a.field], a.hit.end + reach)
+        for b in hits[low:high]:
             left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
             if right.hit.start < left.hit.end or right.hit.start - left.hit.end > reach:
                 continue
