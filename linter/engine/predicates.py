@@ -173,19 +173,19 @@ def _close_pair(
     for field, hits in by_field.items():
         starts[field] = [b.hit.start for b in hits]
         if starts[field] != sorted(starts[field]):  # not in text order: compare every pair
-            starts[field], longest[field] = [0] * len(hits), -1
+            longest[field] = -1
         else:
             longest[field] = max(b.hit.end - b.hit.start for b in hits)
     for a in firsts:
-        hits = by_field.get(a.field)
-        if not hits:
+        partners = by_field.get(a.field)
+        if not partners:
             continue
         if longest[a.field] < 0:
-            low, high = 0, len(hits)
+            low, high = 0, len(partners)
         else:  # a partner before `a` ends, and so starts, at most this far before it
             low = bisect.bisect_left(starts[a.field], a.hit.start - reach - longest[a.field])
             high = bisect.bisect_right(starts[a.field], a.hit.end + reach)
-        for b in hits[low:high]:
+        for b in partners[low:high]:
             left, right = (a, b) if a.hit.start <= b.hit.start else (b, a)
             if right.hit.start < left.hit.end or right.hit.start - left.hit.end > reach:
                 continue
