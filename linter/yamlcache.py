@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-from linter.yamlfile import LocatedDict, LocatedList, Mark
+from linter.yamlfile import LocatedDict, LocatedList, Mark, Place
 
 
 def _version() -> str:
@@ -95,19 +95,19 @@ def _freeze(value: Any, seen: set[int]) -> Any:
     if isinstance(value, LocatedDict):
         return {
             "map": [[key, _freeze(item, seen)] for key, item in value.items()],
-            "at": _mark(value.mark),
-            "keys": [[key, _mark(mark)] for key, mark in value.key_marks.items()],
-            "values": [[key, _mark(mark)] for key, mark in value.value_marks.items()],
+            "at": _place(value.mark),
+            "keys": [[key, _place(mark)] for key, mark in value.key_marks.items()],
+            "values": [[key, _place(mark)] for key, mark in value.value_marks.items()],
         }
     return {
         "list": [_freeze(item, seen) for item in value],
-        "at": _mark(value.mark),
-        "items": [_mark(mark) for mark in value.item_marks],
+        "at": _place(value.mark),
+        "items": [_place(mark) for mark in value.item_marks],
     }
 
 
-def _mark(mark: Mark) -> list[int]:
-    return [mark.line, mark.col]
+def _place(mark: Place) -> list[int]:
+    return [mark.line, mark.col] if isinstance(mark, Mark) else list(mark)
 
 
 def _thaw(frozen: Any) -> Any:
@@ -118,13 +118,13 @@ def _thaw(frozen: Any) -> Any:
     if "map" in frozen:
         mapping = LocatedDict((key, _thaw(item)) for key, item in frozen["map"])
         mapping.mark = Mark(*frozen["at"])
-        mapping.key_marks = {key: Mark(*mark) for key, mark in frozen["keys"]}
-        mapping.value_marks = {key: Mark(*mark) for key, mark in frozen["values"]}
+        mapping.key_marks = dict(frozen["keys"])  # [line, col] each: see yamlfile.Place
+        mapping.value_marks = dict(frozen["values"])
         return mapping
     if "list" in frozen:
         sequence = LocatedList(_thaw(item) for item in frozen["list"])
         sequence.mark = Mark(*frozen["at"])
-        sequence.item_marks = [Mark(*mark) for mark in frozen["items"]]
+        sequence.item_marks = frozen["items"]
         return sequence
     if "datetime" in frozen:
         return dt.datetime.fromisoformat(frozen["datetime"])

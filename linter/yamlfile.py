@@ -11,7 +11,7 @@ lists (subclasses that remember where each key and value began), and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,26 +42,36 @@ class ConfigError(Exception):
         return f"{text} ({self.hint})" if self.hint else text
 
 
+# where a key, value or item began: a Mark, or its line and column as a parsed
+# document kept between runs holds them (made a Mark only when asked for, which is
+# seldom: for an error message)
+Place = Mark | Sequence[int]
+
+
 class LocatedDict(dict[str, Any]):
     """A mapping that remembers where it and each of its keys and values began."""
 
     mark: Mark = Mark(1, 1)
-    key_marks: dict[str, Mark]
-    value_marks: dict[str, Mark]
+    key_marks: dict[str, Place]
+    value_marks: dict[str, Place]
 
     def key_mark(self, key: str) -> Mark:
-        return self.key_marks.get(key, self.mark)
+        return _as_mark(self.key_marks.get(key, self.mark))
 
     def value_mark(self, key: str) -> Mark:
-        return self.value_marks.get(key, self.key_mark(key))
+        return _as_mark(self.value_marks.get(key, self.key_mark(key)))
 
 
 class LocatedList(list[Any]):
     mark: Mark = Mark(1, 1)
-    item_marks: list[Mark]
+    item_marks: Sequence[Place]
 
     def item_mark(self, index: int) -> Mark:
-        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+        return _as_mark(self.item_marks[index] if index < len(self.item_marks) else self.mark)
+
+
+def _as_mark(place: Place) -> Mark:
+    return place if isinstance(place, Mark) else Mark(*place)
 
 
 def _mark(node: yaml.Node) -> Mark:

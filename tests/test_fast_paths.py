@@ -506,14 +506,18 @@ class _Store(dict[str, bytes]):
 
 def _same(a: object, b: object) -> bool:
     if isinstance(a, yamlfile.LocatedDict) and isinstance(b, yamlfile.LocatedDict):
-        return (a.mark, a.key_marks, a.value_marks, list(a)) == (
-            b.mark,
-            b.key_marks,
-            b.value_marks,
-            list(b),
-        ) and all(_same(a[k], b[k]) for k in a)
+        return (
+            (a.mark, list(a)) == (b.mark, list(b))
+            and all((a.key_mark(k), a.value_mark(k)) == (b.key_mark(k), b.value_mark(k)) for k in a)
+            and all(_same(a[k], b[k]) for k in a)
+        )
     if isinstance(a, yamlfile.LocatedList) and isinstance(b, yamlfile.LocatedList):
-        return (a.mark, a.item_marks) == (b.mark, b.item_marks) and all(map(_same, a, b))
+        return (
+            a.mark == b.mark
+            and len(a) == len(b)
+            and all(a.item_mark(i) == b.item_mark(i) for i in range(len(a) + 1))
+            and all(map(_same, a, b))
+        )
     return type(a) is type(b) and a == b
 
 
