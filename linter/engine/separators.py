@@ -202,22 +202,23 @@ class Shortened:
 def shorten_runs(data: bytes, ends: Iterable[int]) -> Shortened:
     """``data`` with each run of separators that ends at one of ``ends`` (offsets, in
     order, of the byte after a run) cut to :data:`SHORT_RUN`."""
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     after: list[int] = []
     shift: list[int] = []
     copied = removed = 0
+    view = memoryview(data)  # slices of it are not copied until the join
     for end in ends:
         start = _run_start(data, end)
         if start < copied or end - start <= len(SHORT_RUN):
             continue
-        parts += (data[copied:start], SHORT_RUN)
+        parts += (view[copied:start], SHORT_RUN)
         removed += end - start - len(SHORT_RUN)
         after.append(end - removed)
         shift.append(removed)
         copied = end
     if not parts:
         return Shortened(data)
-    parts.append(data[copied:])
+    parts.append(view[copied:])
     return Shortened(b"".join(parts), tuple(after), tuple(shift))
 
 
