@@ -465,6 +465,11 @@ def test_scanner_plans_kept_between_runs_give_the_same_scanner(
     with monkeypatch.context() as patch:
         patch.setattr(scanner_module.GroupPlan, "of", no_planning)
         kept = Scanner(patterns, "hyperscan", store)
+    # new plans: every database compiled at once; kept ones: each loaded when first needed
+    assert all(impl.database is not None for impl in made._impls.values())
+    assert all(impl.database is None for impl in kept._impls.values())
+    kept.prepare("Drinks on Friday?").group("lexicon:social")
+    assert [g for g, impl in kept._impls.items() if impl.database] == ["lexicon:social"]
     store[key] = b'{"lexicon:social": {"bounds": 3}}'  # damaged: planned afresh
     again = Scanner(patterns, "hyperscan", store)
     plans = json.loads(store[key])
@@ -480,6 +485,27 @@ def test_scanner_plans_kept_between_runs_give_the_same_scanner(
         assert made._prefilter and other._prefilter
         assert made._prefilter.bits == other._prefilter.bits
         assert other.scan(text) == made.scan(text) != []
+
+
+@needs_hyperscan
+def test_plans_are_kept_only_once_their_databases_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    patterns = _engine().scanner.patterns
+    store = _Store()
+    refused = scanner_module._database
+
+    def refuse_social(expressions: list[bytes], *args: object, **kwargs: object) -> object:
+        if any(b"drinks" in e for e in expressions):
+            raise RuntimeError("Hyperscan refuses a pattern")
+        return refused(expressions, *args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(scanner_module, "_COMPILED", {})
+        patch.setattr(scanner_module, "_database", refuse_social)
+        with pytest.raises(RuntimeError):
+            Scanner(patterns, "hyperscan", store)
+    assert not [k for k in store if k.startswith("plans-")]  # the next run compiles again
 
 
 def test_chunks_keep_the_stream_in_order_and_bounded() -> None:

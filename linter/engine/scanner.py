@@ -39,7 +39,8 @@ would rule out little and cost as much as the scans it spared.
 What the Hyperscan backend works out from the patterns before compiling them (each
 group's :class:`GroupPlan`: bounded expressions, first-pass strings) is kept between
 runs beside the compiled databases, in the caller's :class:`DatabaseCache`, so that a
-run whose rules did not change starts in milliseconds.
+run whose rules did not change starts in milliseconds; it then loads each group's
+database only when an item first needs scanning for that group.
 
 Within one group (one lexicon, one set of phrases), hits are reduced to leftmost-
 longest, non-overlapping matches, the same rule both backends follow: "contract review"
@@ -143,8 +144,14 @@ class Scanner:
         self._prefilter: _Prefilter | None = None
         self._runs: _RunFinder | None = None  # finds long separator runs (Hyperscan)
         if self.backend == "hyperscan":
-            plans = _plans({group: by_group[group] for group in self.groups}, cache)
-            fast = {g: _Hyperscan(by_group[g], plans[g], cache) for g in self.groups}
+            plans, new = _plans({group: by_group[group] for group in self.groups}, cache)
+            # patterns planned in an earlier run were compiled and kept then too: each
+            # group's database is loaded when first needed; new ones are compiled now,
+            # so that a pattern Hyperscan refuses fails the run at once
+            lazy = new is None
+            fast = {g: _Hyperscan(by_group[g], plans[g], cache, lazy) for g in self.groups}
+            if new is not None:
+                _keep_plans(cache, new, plans)
             self._impls.update(fast)
             strings = {self.hint_bits[name]: found for name, found in (hints or {}).items()}
             self._prefilter = _Prefilter(plans, self.bits, cache, strings)
@@ -368,10 +375,11 @@ class GroupPlan:
 
 def _plans(
     by_group: Mapping[str, Sequence[Pattern]], cache: DatabaseCache | None
-) -> dict[str, GroupPlan]:
+) -> tuple[dict[str, GroupPlan], str | None]:
     """Every group's :class:`GroupPlan`: from the cache when the very same patterns were
     planned by the very same code before (working them out takes longer than loading
-    the compiled databases), else worked out now and kept."""
+    the compiled databases), else worked out now. With them, ``None`` when they came
+    from the cache, else the key to keep them under (see :func:`_keep_plans`)."""
     what = [(group, [(p.regex, p.ignore_case) for p in by_group[group]]) for group in by_group]
     digest = hashlib.sha256(repr((what, _CODE_VERSION)).encode()).hexdigest()
     key = f"plans-{digest[:32]}"
@@ -389,13 +397,17 @@ def _plans(
                 == len(patterns)
                 for plan, patterns in zip(kept.values(), by_group.values(), strict=True)
             ):
-                return kept
+                return kept, None
         except (ValueError, TypeError, KeyError, AttributeError):
             pass  # damaged or from elsewhere: work them out again
-    plans = {group: GroupPlan.of(patterns) for group, patterns in by_group.items()}
+    return {group: GroupPlan.of(patterns) for group, patterns in by_group.items()}, key
+
+
+def _keep_plans(cache: DatabaseCache | None, key: str, plans: Mapping[str, GroupPlan]) -> None:
+    """Keep plans between runs, once every one of their databases compiled: a run that
+    finds them kept takes it that the databases are kept too."""
     if cache is not None:
         cache.put(key, json.dumps({g: asdict(p) for g, p in plans.items()}).encode("utf-8"))
-    return plans
 
 
 def _code_version() -> str:
@@ -423,7 +435,11 @@ class _Hyperscan:
     """
 
     def __init__(
-        self, patterns: Sequence[Pattern], plan: GroupPlan, cache: DatabaseCache | None
+        self,
+        patterns: Sequence[Pattern],
+        plan: GroupPlan,
+        cache: DatabaseCache | None,
+        lazy: bool = False,
     ):
         assert _hyperscan is not None
         hs = _hyperscan
@@ -440,15 +456,27 @@ class _Hyperscan:
             | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
             for p, bytewise in zip(patterns, plan.bytewise, strict=True)
         ]
-        self.database = _database(
-            [e.encode("utf-8") for e in plan.compiled], flags, list(range(len(patterns))), cache
-        )
-        self.scratch = hs.Scratch(self.database)
+        expressions = [e.encode("utf-8") for e in plan.compiled]
+        self._compile = (expressions, flags, list(range(len(patterns))), cache)
+        self.database: Any = None  # see load()
+        self.scratch: Any = None
+        if not lazy:
+            self.load()
+
+    def load(self) -> Any:
+        """The compiled database: made (or read back from the cache) on first use when
+        the scanner was made ``lazy``, so that a run never pays for loading the groups
+        its items never need scanning for."""
+        if self.database is None:
+            self.database = _database(*self._compile)
+            self.scratch = _hyperscan.Scratch(self.database)
+        return self.database
 
     def scan(self, scan: TextScan) -> list[Span]:
         short = scan.shortened() if self.shortens else Shortened(scan.encoded())
         found: list[tuple[int, int, int]] = []
-        self.database.scan(short.data, _collect, context=found, scratch=self.scratch)
+        database = self.database or self.load()
+        database.scan(short.data, _collect, context=found, scratch=self.scratch)
         if not found:
             return []
         if short.after:  # offsets back into the text, past the cut runs
