@@ -11,7 +11,7 @@ import pytest
 from linter import contacts, packs
 from linter.engine import Engine, condition
 from linter.engine.hours import WorkingHours, parse_days
-from linter.engine.lexicon import Term, inflections, term_patterns
+from linter.engine.lexicon import Term, _form_body, form_pattern, inflections, term_patterns
 from linter.engine.rules import from_data
 from linter.engine.scanner import Pattern, Scanner, available_backends
 from linter.model import Event, Message, Participant
@@ -27,6 +27,23 @@ def scan(words: list[str], text: str, backend: str) -> list[str]:
         for regex in term_patterns(Term(w).all_forms())
     ]
     return [text[h.start : h.end] for h in Scanner(patterns, backend).scan(text)]
+
+
+def test_plain_forms_take_the_short_way_to_the_same_pattern() -> None:
+    forms = {
+        form
+        for lexicon in packs.load([packs.resolve("builtin", packs.data_dir())]).lexicons.values()
+        for term in lexicon.terms
+        for form in term.all_forms()
+    }
+    forms |= {"two  spaces", "under_score", " lead", "trail ", "x"}
+    plain = 0
+    for form in sorted(forms):
+        left = r"\b" if re.match(r"\w", form[0]) else ""
+        right = r"\b" if re.match(r"\w", form[-1]) or form.endswith("*") else ""
+        assert form_pattern(form) == left + _form_body(form, True) + right, form
+        plain += form.replace(" ", "").isalnum()
+    assert plain > 1000
 
 
 @pytest.mark.parametrize("backend", available_backends())

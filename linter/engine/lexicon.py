@@ -105,6 +105,9 @@ def inflections(term: str) -> list[str]:
     return [f"{head} {form}" if head else form for form in forms]
 
 
+_GAP = r"[\s\-]+"  # between the words of a form: any run of white space and hyphens
+
+
 def term_patterns(forms: Iterable[str], ignore_case: bool = True) -> tuple[str, ...]:
     """One regular expression per distinct form of a term (see :func:`form_pattern`).
 
@@ -125,6 +128,8 @@ def form_pattern(form: str, ignore_case: bool = True) -> str:
     The syntax stays inside what both Hyperscan and Python ``re`` understand, so the
     two matching backends agree.
     """
+    if form.isascii() and form.replace(" ", "").isalnum() and form[0] != " " != form[-1]:
+        return r"\b" + form.replace(" ", _GAP) + r"\b"  # plain words, as most forms are
     prefix = r"\b" if _WORD_CHAR.match(form[0]) else ""
     suffix = r"\b" if _WORD_CHAR.match(form[-1]) or form.endswith("*") else ""
     return prefix + _form_body(form, ignore_case) + suffix
@@ -151,7 +156,7 @@ def _form_body(form: str, ignore_case: bool) -> str:
             else:
                 chars.append(re.escape(char))
         tokens.append("".join(chars) + (r"\w*" if star else ""))
-    return r"[\s\-]+".join(tokens)
+    return _GAP.join(tokens)
 
 
 def from_data(data: Any, path: str) -> Lexicon:
