@@ -180,13 +180,12 @@ def from_data(data: Any, path: str) -> Lexicon:
 
 
 def _term(raw: Any, path: str, terms: LocatedList, index: int, inflect: bool) -> Term:
-    mark = terms.item_mark(index)
     if isinstance(raw, str):
         text = normalise(raw)
         if not text:
-            raise ConfigError(path, "empty term", mark)
+            raise ConfigError(path, "empty term", terms.item_mark(index))
         return Term(text, inflect=inflect)
-    entry = expect_mapping(raw, path, "a term", mark)
+    entry = expect_mapping(raw, path, "a term", terms.item_mark(index))
     check_keys(entry, TERM_KEYS, path)
     raw_text = entry.get("term")
     if not isinstance(raw_text, str) or not normalise(raw_text):
