@@ -326,7 +326,7 @@ def test_windows_near_anchors_hold_every_hit_the_whole_text_has_there(backend: s
             every = Context(engine, item).hits(fields, (second,))
             assert all(hit in every for hit in found)
             assert found == sorted(found, key=every.index)
-            starts = {name: near._starts[engine.scan_fields.index(name)] for name in fields}
+            starts = {name: near.starts[engine.scan_fields.index(name)] for name in fields}
             if windows is not None:  # each window holds exactly the hits of the text there
                 windowed += 1
                 joined, breaks = near.text_scan().text, engine.scanner.breaks(second)

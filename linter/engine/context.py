@@ -78,12 +78,20 @@ class Context:
                 texts = [self.field_text(name) for name in names]
             else:  # plain text attributes: read directly, as on every item this runs
                 texts = [getattr(item, name) or "" for name in names]
-            position = 0
-            for text in texts:
-                self._starts.append(position)
-                position += len(text) + len(FIELD_SEPARATOR)
             scan = self._scan = self.engine.scanner.prepare(FIELD_SEPARATOR.join(texts))
         return scan
+
+    @property
+    def starts(self) -> list[int]:
+        """Where each of the engine's ``scan_fields`` starts in the joined text (worked
+        out when a hit is first placed: most items have none)."""
+        found = self._starts
+        if not found:
+            position = 0
+            for name in self.engine.scan_fields:
+                found.append(position)
+                position += len(self.field_text(name)) + len(FIELD_SEPARATOR)
+        return found
 
     def _group_hits(
         self, group: str, fields: Sequence[str] | None = None
@@ -98,7 +106,7 @@ class Context:
         if found is not None:
             return found
         scan = self.text_scan()
-        names, starts = self.engine.scan_fields, self._starts
+        names, starts = self.engine.scan_fields, self.starts
         if fields is not None and self._apart(fields):
             found = []
             for index, name in enumerate(names):
@@ -127,7 +135,7 @@ class Context:
     def _apart(self, fields: Sequence[str]) -> bool:
         """Whether ``fields`` are worth scanning on their own: much shorter than the
         joined text (which other selections may never need)."""
-        names, starts = self.engine.scan_fields, self._starts
+        names, starts = self.engine.scan_fields, self.starts
         total = starts[-1] + len(self.field_text(names[-1])) if names else 0
         wanted = sum(len(self.field_text(name)) for name in names if name in fields)
         return wanted + APART < total
@@ -139,7 +147,7 @@ class Context:
         if found is None:
             possible = self.text_scan().possible_bits()  # what rules the whole text out
             scan = self.engine.scanner.prepare(self.field_text(name), possible)
-            offset = self._starts[index]
+            offset = self.starts[index]
             ignored = self.engine.ignored_keys(group)
             found = self._by_group[key] = [
                 (Hit(hit.group, hit.key, hit.start + offset, hit.end + offset), FieldHit(name, hit))
@@ -185,7 +193,7 @@ class Context:
         if found is None:
             scan = self.text_scan()
             scanner, possible = self.engine.scanner, scan.possible_bits()
-            names, starts = self.engine.scan_fields, self._starts
+            names, starts = self.engine.scan_fields, self.starts
             ignored = self.engine.ignored_keys(group)
             found = self._by_group[key] = []
             for start, end in windows:
@@ -213,7 +221,7 @@ class Context:
         breaks = self.engine.scanner.breaks(group)
         if not breaks:
             return None
-        names, starts = self.engine.scan_fields, self._starts
+        names, starts = self.engine.scan_fields, self.starts
         windows: list[tuple[int, int]] = []
         for anchor in sorted(anchors, key=lambda h: (starts[names.index(h.field)] + h.hit.start)):
             offset = starts[names.index(anchor.field)]
