@@ -548,35 +548,29 @@ def _ascii_bounded(expression: str, bounds: tuple[bool, bool]) -> str:
     return expression
 
 
-_BYTEWISE_ESCAPES = frozenset("swdbBntrfv")  # ASCII classes, boundaries, controls
+# escapes of ASCII letters, digits, white space, control characters and boundaries
+_PLAIN_ESCAPES = frozenset("swdbBntrfv")
 
 
-def _bytewise(expression: str) -> bool:
-    """Whether ``expression`` can be scanned byte by byte rather than in UTF-8 mode
-    with the same matches: ASCII only, and nothing in it that matches any character
-    (``.``, ``[^...]``, ``\\W``, ...), which could match part of one, and no escape
-    that names a character by number.
-
-    Such an expression only ever matches ASCII bytes, which in UTF-8 are whole
-    characters, and Hyperscan then folds case in ASCII alone, as this module means it
-    to (in UTF-8 mode it also folds the Kelvin sign as k). Scans of such patterns are
-    up to twice as fast.
-    """
-    if not expression.isascii():
-        return False
+def _spelt_out(expression: str) -> bool:
+    """Whether every character ``expression`` can match is written in it, as itself,
+    escaped or in a class, or is an ASCII letter, digit or space (:data:`_PLAIN_ESCAPES`):
+    no ``.``, ``[^...]``, range, ``\\W`` or escape that names a character by number."""
     position, in_class = 0, False
     while position < len(expression):
         char = expression[position]
         if char == "\\":
             escaped = expression[position + 1 : position + 2]
-            if not escaped or (escaped.isalnum() and escaped not in _BYTEWISE_ESCAPES):
-                return False  # \\W, \\xE9 (a byte here, a character in UTF-8 mode), ...
+            if not escaped or (escaped.isalnum() and escaped not in _PLAIN_ESCAPES):
+                return False
             position += 2
             continue
         if in_class:
+            if char == "-" and expression[position + 1 : position + 2] != "]":
+                return False  # a range, [!-/]: what it holds is not written out
             in_class = char != "]"
         elif char == "[":
-            if expression[position + 1 : position + 2] == "^":
+            if expression[position + 1 : position + 2] in ("^", "-"):
                 return False
             in_class = True
         elif char == ".":
@@ -585,38 +579,31 @@ def _bytewise(expression: str) -> bool:
     return True
 
 
+def _bytewise(expression: str) -> bool:
+    """Whether ``expression`` can be scanned byte by byte rather than in UTF-8 mode
+    with the same matches: ASCII only, every character it matches spelt out
+    (:func:`_spelt_out`: none that could be part of a longer one, ``\\xE9`` no byte).
+
+    Such an expression only ever matches ASCII bytes, which in UTF-8 are whole
+    characters, and Hyperscan then folds case in ASCII alone, as this module means it
+    to (in UTF-8 mode it also folds the Kelvin sign as k). Scans of such patterns are
+    up to twice as fast.
+    """
+    return expression.isascii() and _spelt_out(expression)
+
+
 # punctuation that ends most phrases in prose, and the NUL that joins an item's fields
 BREAK_CANDIDATES = "\x00.,;:!?()\"<>[]{}|"
-_WILDCARD_ESCAPES = frozenset("swdbB")  # classes of word or white-space characters only
 
 
 def _breaks(expressions: Iterable[str]) -> str:
     """Which of :data:`BREAK_CANDIDATES` no match of ``expressions`` can hold: those
     that appear nowhere in their text (as themselves, escaped or in a class), when
-    nothing in them matches other characters than it names (``.``, ``[^...]``, a
-    range, ``\\W``, a numbered escape)."""
+    every character they match is spelt out (:func:`_spelt_out`)."""
     kept = set(BREAK_CANDIDATES)
     for expression in expressions:
-        position, in_class = 0, False
-        while position < len(expression):
-            char = expression[position]
-            if char == "\\":
-                escaped = expression[position + 1 : position + 2]
-                if not escaped or (escaped.isalnum() and escaped not in _WILDCARD_ESCAPES):
-                    return ""
-                position += 2
-                continue
-            if in_class:
-                if char == "-" and expression[position + 1 : position + 2] != "]":
-                    return ""  # a range, [!-/]: what it holds is not spelt out
-                in_class = char != "]"
-            elif char == "[":
-                if expression[position + 1 : position + 2] in ("^", "-"):
-                    return ""
-                in_class = True
-            elif char == ".":
-                return ""
-            position += 1
+        if not _spelt_out(expression):
+            return ""
         kept.difference_update(expression)
     return "".join(sorted(kept))
 
