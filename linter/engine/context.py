@@ -16,7 +16,9 @@ attributes filled on demand (``functools.cached_property`` costs a lock per read
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from linter.engine.predicates import MAX_EVIDENCE
@@ -309,10 +311,10 @@ def _break_before(text: str, breaks: str, position: int) -> int | None:
     if position <= 0:
         return 0
     low = max(0, position - BREAK_SEARCH)
-    found = max(text.rfind(char, low, position) for char in breaks)
-    if found < 0:
+    found = _any_of(breaks).search(text[low:position][::-1])  # the last, read backwards
+    if found is None:
         return 0 if low == 0 else None
-    return found + 1
+    return position - found.start()
 
 
 def _break_after(text: str, breaks: str, position: int) -> int | None:
@@ -321,10 +323,15 @@ def _break_after(text: str, breaks: str, position: int) -> int | None:
     if position >= len(text):
         return len(text)
     high = min(len(text), position + BREAK_SEARCH)
-    found = [index for char in breaks if (index := text.find(char, position, high)) >= 0]
-    if not found:
+    found = _any_of(breaks).search(text, position, high)
+    if found is None:
         return len(text) if high == len(text) else None
-    return min(found)
+    return found.start()
+
+
+@cache
+def _any_of(characters: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape(characters) + "]")
 
 
 def _text_order(pair: tuple[Hit, FieldHit]) -> tuple[int, int]:
