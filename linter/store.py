@@ -349,10 +349,16 @@ class Store:
         )
 
     def missing_items(
-        self, source: str, unit: str | None, scan: int, keep_before: dt.datetime | None
+        self,
+        source: str,
+        unit: str | None,
+        scan: int,
+        keep_before: dt.datetime | None,
+        every_kind: bool = False,
     ) -> list[str]:
         """Items of ``unit`` (or of the whole source) not seen in ``scan``: deleted. Events
-        that merely passed out of the window (start before ``keep_before``) are kept."""
+        that merely passed out of the window (start before ``keep_before``) are kept;
+        with ``every_kind``, messages too (a Gmail query's ``newer_than:``)."""
         query = "SELECT id, kind, start FROM items WHERE source = ? AND scan != ?"
         args: list[Any] = [source, scan]
         if unit is not None:
@@ -363,9 +369,9 @@ class Store:
             start = row["start"]
             if (
                 keep_before is not None
-                and row["kind"] == "event"
+                and (every_kind or row["kind"] == "event")
                 and start
-                and dt.datetime.fromisoformat(start) < keep_before
+                and _aware(dt.datetime.fromisoformat(start), keep_before) < keep_before
             ):
                 continue
             gone.append(str(row["id"]))
@@ -684,3 +690,8 @@ def _finding_values(source: str, finding: Finding, private: bool) -> tuple[Any, 
         finding.advice,
         int(private),
     )
+
+
+def _aware(moment: dt.datetime, like: dt.datetime) -> dt.datetime:
+    """``moment``, in ``like``'s timezone when it has none (a floating time)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=like.tzinfo)

@@ -278,7 +278,11 @@ def sync_account(
             _forget(store, name, batch.deleted, report)
             _forget(store, name, store.items_starting(name, batch.deleted_prefixes), report)
             if batch.complete:
-                gone = store.missing_items(name, batch.unit, scan_number, batch.keep_before)
+                gone = store.missing_items(
+                    name, batch.unit, scan_number, batch.keep_before, every_kind=True
+                )
+                if gone and batch.confirm_gone is not None:
+                    gone = batch.confirm_gone(gone)
                 _forget(store, name, gone, report)
             if batch.cursor is not None:
                 store.set_cursor(name, batch.cursor)

@@ -799,6 +799,57 @@ def test_gmail_expired_history_lists_again_without_downloading_stored_messages(
     assert calls(fake, "gmail.users.messages.list") == [] and fetched(fake) == []
 
 
+def test_gmail_expired_history_resolves_what_was_deleted_or_binned_meanwhile(
+    tmp_path: Path, fake: FakeGoogle, refresh_token: str
+) -> None:
+    box = fake.gmail.mailbox()
+    deleted = mail(box, *MIXED)
+    binned = mail(box, *MIXED, days_ago=2)
+    archived = mail(box, *MIXED, days_ago=3)
+    aged = mail(box, *MIXED, days_ago=80)
+    box.seed(20, start=at(0, -2))
+    office = practice(tmp_path, source("gmail", fake, labels=["INBOX"]))
+    scan(office)
+    assert {deleted, binned, archived, aged} <= open_items(office, MAIL)
+
+    fresh(fake)
+    box.delete_message(deleted)  # gone while the history is out of reach
+    box.modify_labels(binned, add=["TRASH"], remove=["INBOX"])
+    box.modify_labels(archived, remove=["INBOX"])  # out of `labels`, still in the mailbox
+    fake.switches.expire_history()
+    later = NOW + dt.timedelta(days=20)  # `aged` is now past newer_than:90d
+    fake.set_time(later)
+    report = scan(office, later)[MAIL]
+
+    assert [r.status for r in calls(fake, "gmail.users.history.list")] == [404]
+    # the stored messages the listing left out are asked about, all in one batch; the
+    # one that only aged out is not
+    asked = calls(fake, "gmail.users.messages.get")
+    assert sorted(fetched(fake)) == sorted([deleted, binned, archived])
+    assert {r.param("format") for r in asked} == {"minimal"} and all(r.in_batch for r in asked)
+    assert report.error == "" and report.resolved == 2
+    assert open_items(office, MAIL) >= {archived, aged}
+    assert {deleted, binned} & open_items(office, MAIL) == set()
+    assert findings(office, MAIL)[fingerprint("CL102", deleted)] == (deleted, "resolved")
+    assert {deleted, binned} & stored_items(office, MAIL) == set()
+
+    fresh(fake)  # and the next run reads history again
+    scan(office, later)
+    assert [r.status for r in calls(fake, "gmail.users.history.list")] == [200]
+    assert calls(fake, "gmail.users.messages.get") == []
+
+
+def test_gmail_query_cutoff_is_the_latest_date_its_terms_let_through() -> None:
+    now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+    cutoff = gmail.query_cutoff
+    assert cutoff("newer_than:90d -in:chats", now) == now - dt.timedelta(days=90)
+    assert cutoff("newer_than:2m", now) == now - dt.timedelta(days=60)
+    assert cutoff("newer_than:1y after:2026/10/01", now) == dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    assert cutoff("after:1760000000", now) == dt.datetime.fromtimestamp(1760000000, dt.UTC)
+    assert cutoff("from:dana -newer_than:3d after:someday", now) is None
+    assert cutoff('subject:"a b', now) is None  # unbalanced quotes: read word by word
+
+
 def test_gmail_reports_oversized_and_unreadable_messages_by_id_and_reads_the_rest(
     tmp_path: Path, fake: FakeGoogle, refresh_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

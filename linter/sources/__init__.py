@@ -89,7 +89,9 @@ class Batch:
     ``items`` are new or changed; ``seen`` are ids the source confirmed are still there
     without downloading them again; ``deleted`` are ids that are gone. ``complete``
     says a full listing of ``unit`` (a calendar, a mailbox) ended here, so a stored item
-    of that unit that was not seen in it is gone too. ``cursor`` is stored with the
+    of that unit that was not seen in it is gone too; or, with ``confirm_gone``, those
+    of them it gives back (a listing that leaves out more than what was deleted asks
+    the account about the rest). ``cursor`` is stored with the
     batch, never before it: a sync killed at any point resumes from the last cursor
     whose items are safely stored.
     """
@@ -100,7 +102,8 @@ class Batch:
     deleted: list[str] = field(default_factory=list)
     deleted_prefixes: list[str] = field(default_factory=list)  # every id starting so is gone
     complete: bool = False
-    keep_before: dt.datetime | None = None  # with complete: events before this only left the window
+    keep_before: dt.datetime | None = None  # with complete: items before this only left the window
+    confirm_gone: Callable[[list[str]], list[str]] | None = None  # with complete: see above
     cursor: str | None = None
 
 

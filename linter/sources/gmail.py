@@ -17,7 +17,9 @@ of 50 (``format=full`` with ``fields=``: text parts come inline, attachments sta
 the server, only their names are read). Later runs ask ``history.list`` what was added
 or deleted since the stored ``historyId`` and fetch only the new messages; a deleted
 message resolves its findings. Google answers 404 when that history has expired: the
-source lists again, and downloads only what it does not already have.
+source lists again, and downloads only what it does not already have; a stored message
+that listing leaves out is asked for (``format=minimal``), and resolves its findings if
+it was deleted meanwhile or lies in the trash or spam.
 
 What ``query`` says about labels (``-in:chats``, ``-category:promotions``, ``-label:X``)
 also filters messages that history reports as added, as does ``labels``; Gmail's spam
@@ -26,7 +28,9 @@ first listing; a new message always passes ``newer_than:``.
 
 Costs, in Gmail quota units: 5 per page of 500 ids, 5 per message, 2 per history
 page, 1 for the profile and 1 for the label names; the first sync of a mailbox costs
-just over 5 units per message.
+just over 5 units per message. Listing again after the history expired costs 5 more
+for each stored message the listing left out that is younger than the query's
+``newer_than:`` or ``after:``.
 
 A message the API returns without a payload, with an unreadable body, or larger than
 ``max_message_bytes`` is reported by its id and skipped; the run goes on.
@@ -176,7 +180,32 @@ class GmailSource(AccountBase):
             page = response.get("nextPageToken")
             if not page:
                 break
-        yield Batch(UNIT, cursor=self._cursor(history))
+        yield Batch(
+            UNIT,
+            complete=True,
+            keep_before=query_cutoff(self.query, self.now),  # older ones only aged out
+            confirm_gone=lambda ids: self._gone(client, ids),
+            cursor=self._cursor(history),
+        )
+
+    def _gone(self, client: api.Client, ids: Sequence[str]) -> list[str]:
+        """Of the stored messages a full listing left out, those that are gone: deleted
+        (404), or in the trash or spam, which are never read. The others only left the
+        query (aged out of ``newer_than:``, moved out of ``labels``) and keep their
+        findings, as they would have had history told of it."""
+        messages = client.service.users().messages()
+        calls = [
+            (i, messages.get(userId="me", id=i, format="minimal", fields="id,labelIds"))
+            for i in ids
+        ]
+        gone = []
+        for message_id, response, failure in client.batch(calls, api.GMAIL_UNITS["get"]):
+            if failure is not None:
+                if failure.status == 404:
+                    gone.append(message_id)
+            elif set(response.get("labelIds") or ()) & ALWAYS_EXCLUDED:
+                gone.append(message_id)
+        return gone
 
     def _changes(self, client: api.Client, start: str, known: Known) -> Iterator[Batch]:
         added: dict[str, None] = {}  # ordered, without duplicates
@@ -390,6 +419,33 @@ def excluded_labels(query: str) -> frozenset[str]:
         elif term.lower().startswith("label:"):
             found.add(term[6:])  # a label id; system ids are upper case, as Gmail gives them
     return frozenset(found)
+
+
+def query_cutoff(query: str, now: dt.datetime) -> dt.datetime | None:
+    """The earliest date a query's ``newer_than:`` and ``after:`` terms let through
+    (``newer_than:90d``: 90 days before ``now``), or ``None``: messages before it are
+    left out of a listing for their age alone."""
+    try:
+        terms = shlex.split(query)
+    except ValueError:
+        terms = query.split()
+    cutoffs = []
+    for term in terms:
+        name, _, value = term.lower().partition(":")
+        if name == "newer_than" and value[:-1].isdigit() and value[-1:] in _AGE_UNITS:
+            cutoffs.append(now - dt.timedelta(days=int(value[:-1]) * _AGE_UNITS[value[-1]]))
+        elif name == "after" and value.isdigit():
+            cutoffs.append(dt.datetime.fromtimestamp(int(value), dt.UTC))
+        elif name == "after":
+            try:
+                day = dt.datetime.strptime(value, "%Y/%m/%d")
+            except ValueError:
+                continue
+            cutoffs.append(day.replace(tzinfo=dt.UTC))
+    return max(cutoffs, default=None)
+
+
+_AGE_UNITS = {"d": 1, "m": 30, "y": 365}  # as Gmail counts a month and a year
 
 
 def _label_key(name: str) -> str:
