@@ -770,6 +770,37 @@ def test_gmail_incremental_runs_leave_out_what_the_query_excludes(
     assert open_items(office, MAIL) == {wanted}
 
 
+def test_gmail_incremental_runs_keep_to_a_query_of_more_than_labels(
+    tmp_path: Path, fake: FakeGoogle, refresh_token: str
+) -> None:
+    box = fake.gmail.mailbox()
+    mail(box, *PLAIN)
+    mail(box, *MIXED, sender=LEE)
+    office = practice(tmp_path, source("gmail", fake, query=f"in:inbox from:{DANA}"))
+    first = scan(office)[MAIL]
+    assert (first.items, first.new) == (1, 0)  # Lee's message is not from Dana
+
+    fresh(fake)
+    wanted = mail(box, *MIXED, days_ago=0)
+    left_out = [
+        mail(box, *MIXED, sender=LEE, days_ago=0),
+        mail(box, *MIXED, days_ago=0, labels=["SENT"]),
+    ]
+    report = scan(office)[MAIL]
+
+    assert len(calls(fake, "gmail.users.history.list")) == 1
+    [listing] = calls(fake, "gmail.users.messages.list")  # what arrived since the last run
+    since = int(NOW.timestamp()) - 86_400
+    assert listing.param("q") == f"in:inbox from:{DANA} after:{since}"
+    assert fetched(fake) == [wanted]
+    assert not set(left_out) & stored_items(office, MAIL)
+    assert (report.items, report.new) == (1, 1)
+
+    # a query of labels alone is answered by history itself
+    assert not gmail.asks_more_than_labels("newer_than:90d -in:chats -label:x after:2026/01/01")
+    assert gmail.asks_more_than_labels("in:inbox") and gmail.asks_more_than_labels("-from:x")
+
+
 def test_gmail_expired_history_lists_again_without_downloading_stored_messages(
     tmp_path: Path, fake: FakeGoogle, refresh_token: str
 ) -> None:

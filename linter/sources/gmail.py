@@ -23,12 +23,17 @@ it was deleted meanwhile or lies in the trash or spam.
 
 What ``query`` says about labels (``-in:chats``, ``-category:promotions``, ``-label:X``)
 also filters messages that history reports as added, as does ``labels``; Gmail's spam
-and trash are never read. Other query terms (``from:``, ``newer_than:`` ...) shape the
-first listing; a new message always passes ``newer_than:``.
+and trash are never read; a new message always passes ``newer_than:`` and ``after:``.
+A query with any other term (``in:inbox``, ``from:``, ``subject:`` ...) is asked again
+for what arrived since the last run (one ``messages.list`` with ``after:``), and only
+the added messages it names are read, so that later runs keep to the same question as
+the first listing.
 
 Costs, in Gmail quota units: 5 per page of 500 ids, 5 per message, 2 per history
 page, 1 for the profile and 1 for the label names; the first sync of a mailbox costs
-just over 5 units per message. Listing again after the history expired costs 5 more
+just over 5 units per message. A later run with a query of more than label terms
+lists what arrived since the last one: 5 units per page of 500 ids. Listing again
+after the history expired costs 5 more
 for each stored message the listing left out that is younger than the query's
 ``newer_than:`` or ``after:``.
 
@@ -137,7 +142,9 @@ class GmailSource(AccountBase):
         same_question = state.get("query") == self.query and state.get("labels") == self.labels
         if state.get("history") and same_question:
             try:
-                yield from self._changes(client, str(state["history"]), known)
+                synced = state.get("synced")
+                since = int(synced) if isinstance(synced, int | float) else None
+                yield from self._changes(client, str(state["history"]), known, since)
                 return
             except api.ApiError as exc:
                 if exc.status != 404:
@@ -146,7 +153,14 @@ class GmailSource(AccountBase):
         yield from self._full(client, known)
 
     def _cursor(self, history: str) -> str:
-        return json.dumps({"history": history, "query": self.query, "labels": self.labels})
+        return json.dumps(
+            {
+                "history": history,
+                "query": self.query,
+                "labels": self.labels,
+                "synced": int(self.now.timestamp()),
+            }
+        )
 
     # ---- listing
 
@@ -207,7 +221,9 @@ class GmailSource(AccountBase):
                 gone.append(message_id)
         return gone
 
-    def _changes(self, client: api.Client, start: str, known: Known) -> Iterator[Batch]:
+    def _changes(
+        self, client: api.Client, start: str, known: Known, since: int | None = None
+    ) -> Iterator[Batch]:
         added: dict[str, None] = {}  # ordered, without duplicates
         deleted: set[str] = set()
         history = start
@@ -242,9 +258,37 @@ class GmailSource(AccountBase):
             if not page:
                 break
         fresh = list(added)
+        if fresh and asks_more_than_labels(self.query):
+            matching = self._matching(client, since)
+            fresh = [i for i in fresh if i in matching]
         have = known(fresh)
         yield from self._fetch(client, [i for i in fresh if i not in have])
         yield Batch(UNIT, deleted=sorted(deleted), cursor=self._cursor(history))
+
+    def _matching(self, client: api.Client, since: int | None) -> set[str]:
+        """The ids the query names among messages from a day before the last run on
+        (all it names, when that run's time is not known)."""
+        query = self.query if since is None else f"{self.query} after:{since - 86_400}"
+        found: set[str] = set()
+        page: str | None = None
+        while True:
+            response = client.execute(
+                client.service.users()
+                .messages()
+                .list(
+                    userId="me",
+                    q=query,
+                    labelIds=self.labels or None,
+                    maxResults=LIST_PAGE,
+                    pageToken=page,
+                    fields=LIST_FIELDS,
+                ),
+                api.GMAIL_UNITS["list"],
+            )
+            found.update(str(m["id"]) for m in response.get("messages") or () if m.get("id"))
+            page = response.get("nextPageToken")
+            if not page:
+                return found
 
     def _wanted(self, client: api.Client, label_ids: Sequence[str]) -> bool:
         labels = set(label_ids)
@@ -405,12 +449,8 @@ def _with_gmail_identity(
 
 def excluded_labels(query: str) -> frozenset[str]:
     """Label ids a query's negated ``in:``/``category:``/``label:`` terms leave out."""
-    try:
-        terms = shlex.split(query)
-    except ValueError:
-        terms = query.split()
     found = set()
-    for term in terms:
+    for term in _terms(query):
         if not term.startswith("-"):
             continue
         term = term[1:]
@@ -421,16 +461,35 @@ def excluded_labels(query: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def asks_more_than_labels(query: str) -> bool:
+    """Whether a query has terms that history's labels cannot answer for a new message:
+    anything but ``newer_than:``/``after:`` (a new message passes them) and the negated
+    label terms :func:`excluded_labels` reads."""
+    for term in _terms(query):
+        name = term.lower().partition(":")[0]
+        if name in ("newer_than", "after"):
+            continue
+        if term.startswith("-") and (
+            term[1:].lower() in QUERY_LABELS or term[1:].lower().startswith("label:")
+        ):
+            continue
+        return True
+    return False
+
+
+def _terms(query: str) -> list[str]:
+    try:
+        return shlex.split(query)
+    except ValueError:  # unbalanced quotes: word by word
+        return query.split()
+
+
 def query_cutoff(query: str, now: dt.datetime) -> dt.datetime | None:
     """The earliest date a query's ``newer_than:`` and ``after:`` terms let through
     (``newer_than:90d``: 90 days before ``now``), or ``None``: messages before it are
     left out of a listing for their age alone."""
-    try:
-        terms = shlex.split(query)
-    except ValueError:
-        terms = query.split()
     cutoffs = []
-    for term in terms:
+    for term in _terms(query):
         name, _, value = term.lower().partition(":")
         if name == "newer_than" and value[:-1].isdigit() and value[-1:] in _AGE_UNITS:
             cutoffs.append(now - dt.timedelta(days=int(value[:-1]) * _AGE_UNITS[value[-1]]))
