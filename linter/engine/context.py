@@ -225,6 +225,7 @@ class Context:
             return None
         names, starts = self.engine.scan_fields, self.starts
         windows: list[tuple[int, int]] = []
+        covered = 0
         for anchor in sorted(anchors, key=lambda h: (starts[names.index(h.field)] + h.hit.start)):
             offset = starts[names.index(anchor.field)]
             start = _break_before(text, breaks, offset + anchor.hit.start - reach)
@@ -232,11 +233,14 @@ class Context:
             if start is None or end is None:
                 return None
             if windows and start <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+                first, last = windows[-1]
+                covered += max(end, last) - last
+                windows[-1] = (first, max(end, last))
             else:
+                covered += end - start
                 windows.append((start, end))
-        if 4 * sum(end - start for start, end in windows) > len(text):
-            return None  # most of the text: one scan of it all costs less
+            if 4 * covered > len(text):
+                return None  # most of the text: one scan of it all costs less
         return windows
 
     def resolved(self, field: str) -> list[tuple[Participant, Contact | None]]:
