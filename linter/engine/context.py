@@ -226,7 +226,7 @@ class Context:
         names, starts = self.engine.scan_fields, self.starts
         windows: list[tuple[int, int]] = []
         covered = 0
-        for anchor in sorted(anchors, key=lambda h: (starts[names.index(h.field)] + h.hit.start)):
+        for anchor in sorted(anchors, key=lambda h: starts[names.index(h.field)] + h.hit.start):
             offset = starts[names.index(anchor.field)]
             start = _break_before(text, breaks, offset + anchor.hit.start - reach)
             end = _break_after(text, breaks, offset + anchor.hit.end + reach)

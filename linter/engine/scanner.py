@@ -593,7 +593,7 @@ def _bytewise(expression: str) -> bool:
 
 
 # punctuation that ends most phrases in prose, and the NUL that joins an item's fields
-BREAK_CANDIDATES = "\x00.,;:!?()\"<>[]{}|"
+BREAK_CANDIDATES = '\x00.,;:!?()"<>[]{}|'
 
 
 def _breaks(expressions: Iterable[str]) -> str:
@@ -781,7 +781,6 @@ class _Prefilter:
         for string, _, _ in found:
             possible |= bits[string]
         return possible
-
 
     def hinted(self, data: bytes) -> int:
         """The bits of the hints that may be in ``data``, found as written (no first
