@@ -171,29 +171,11 @@ class GmailSource(AccountBase):
             api.GMAIL_UNITS["profile"],
         )
         history = str(profile["historyId"])
-        page: str | None = None
-        while True:
-            response = client.execute(
-                client.service.users()
-                .messages()
-                .list(
-                    userId="me",
-                    q=self.query or None,
-                    labelIds=self.labels or None,
-                    maxResults=LIST_PAGE,
-                    pageToken=page,
-                    fields=LIST_FIELDS,
-                ),
-                api.GMAIL_UNITS["list"],
-            )
-            ids = [str(m["id"]) for m in response.get("messages") or () if m.get("id")]
+        for ids in self._listed(client, self.query):
             have = known(ids)
             if have:
                 yield Batch(UNIT, seen=sorted(have))
             yield from self._fetch(client, [i for i in ids if i not in have])
-            page = response.get("nextPageToken")
-            if not page:
-                break
         yield Batch(
             UNIT,
             complete=True,
@@ -269,7 +251,10 @@ class GmailSource(AccountBase):
         """The ids the query names among messages from a day before the last run on
         (all it names, when that run's time is not known)."""
         query = self.query if since is None else f"{self.query} after:{since - 86_400}"
-        found: set[str] = set()
+        return {i for ids in self._listed(client, query) for i in ids}
+
+    def _listed(self, client: api.Client, query: str) -> Iterator[list[str]]:
+        """The ids ``query`` (and ``labels``) names, a page of up to 500 at a time."""
         page: str | None = None
         while True:
             response = client.execute(
@@ -277,7 +262,7 @@ class GmailSource(AccountBase):
                 .messages()
                 .list(
                     userId="me",
-                    q=query,
+                    q=query or None,
                     labelIds=self.labels or None,
                     maxResults=LIST_PAGE,
                     pageToken=page,
@@ -285,10 +270,10 @@ class GmailSource(AccountBase):
                 ),
                 api.GMAIL_UNITS["list"],
             )
-            found.update(str(m["id"]) for m in response.get("messages") or () if m.get("id"))
+            yield [str(m["id"]) for m in response.get("messages") or () if m.get("id")]
             page = response.get("nextPageToken")
             if not page:
-                return found
+                return
 
     def _wanted(self, client: api.Client, label_ids: Sequence[str]) -> bool:
         labels = set(label_ids)
