@@ -214,7 +214,7 @@ class Context:
     ) -> list[tuple[int, int]] | None:
         """The windows of the joined text :meth:`hits_near` scans, in order and apart,
         or ``None`` when scanning them would not pay (or cannot be done)."""
-        if group in self._by_group or not anchors:
+        if self.scanned(group) or not anchors:
             return None  # already scanned, or nothing is near
         scan = self.text_scan()
         text = scan.text
