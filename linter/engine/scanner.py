@@ -711,9 +711,10 @@ class _Prefilter:
     for the group to have a hit; so must a string it cannot match without
     (:func:`~linter.engine.separators.necessary_literals`). The group's strings, less
     those holding another of them ("contracts" holds "contract"), go into one
-    database of plain strings, each reporting at most once. A group none of whose
-    strings is in the text has no hit in it, and its own (much slower) scan is skipped.
-    A group with a pattern that gives no such string is always scanned.
+    database of plain strings, under their group's number: Hyperscan then reports each
+    group at most once, however many of its strings the text holds. A group none of
+    whose strings is in the text has no hit in it, and its own (much slower) scan is
+    skipped. A group with a pattern that gives no such string is always scanned.
     """
 
     def __init__(
@@ -725,7 +726,8 @@ class _Prefilter:
     ):
         assert _hyperscan is not None
         hs = _hyperscan
-        self.bits: list[int] = []  # by string: its group's bit
+        # by string: the number of its group's bit (or its hint's), the string's id
+        self.bits: list[int] = []
         literals: list[bytes] = []
         self.ungated = 0  # groups always scanned
         for group, plan in plans.items():
@@ -733,7 +735,7 @@ class _Prefilter:
                 self.ungated |= bits[group]
                 continue
             literals += [string.encode("utf-8") for string in plan.literals]
-            self.bits += [bits[group]] * len(plan.literals)
+            self.bits += [_bit_number(bits[group])] * len(plan.literals)
         as_written: list[bytes] = []  # the hints, for a long text (see hinted)
         self.hint_bits: list[int] = []
         self.unhinted = 0  # hints a long text is not searched for: always possible there
@@ -745,24 +747,22 @@ class _Prefilter:
                 self.unhinted |= bit
                 continue
             literals += sorted(plain)
-            self.bits += [bit] * len(plain)
+            self.bits += [_bit_number(bit)] * len(plain)
             if any(string.encode("utf-8") not in plain for string in hinted):
                 self.unhinted |= bit  # a separator in it: not found as written
                 continue
             as_written += sorted(plain)
-            self.hint_bits += [bit] * len(plain)
+            self.hint_bits += [_bit_number(bit)] * len(plain)
         self.hint_database: Any = None
         if as_written:
             flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(as_written)
-            ids = list(range(len(as_written)))
-            self.hint_database = _database(as_written, flags, ids, cache, literal=True)
+            self.hint_database = _database(as_written, flags, self.hint_bits, cache, literal=True)
             self.hint_scratch = hs.Scratch(self.hint_database)
         self.database: Any = None
         if literals:
             flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(literals)
-            ids = list(range(len(literals)))
             try:
-                self.database = _database(literals, flags, ids, cache, literal=True)
+                self.database = _database(literals, flags, self.bits, cache, literal=True)
             except Exception:  # pragma: no cover - a Hyperscan refuses: no first pass
                 self.database = None
                 self.ungated = sum(bits.values()) | sum(hints)
@@ -773,13 +773,13 @@ class _Prefilter:
         """The bits of the gated groups that may have hits in ``data`` (UTF-8)."""
         if self.database is None:
             return 0
-        found: list[tuple[int, int, int]] = []  # each string once (HS_FLAG_SINGLEMATCH)
+        found: list[tuple[int, int, int]] = []  # each group once (HS_FLAG_SINGLEMATCH)
         self.database.scan(
             data.translate(None, SEPARATOR_BYTES), _collect, context=found, scratch=self.scratch
         )
-        possible, bits = 0, self.bits
-        for string, _, _ in found:
-            possible |= bits[string]
+        possible = 0
+        for number, _, _ in found:
+            possible |= 1 << number
         return possible
 
     def hinted(self, data: bytes) -> int:
@@ -789,10 +789,15 @@ class _Prefilter:
             return self.unhinted
         found: list[tuple[int, int, int]] = []
         self.hint_database.scan(data, _collect, context=found, scratch=self.hint_scratch)
-        possible, bits = self.unhinted, self.hint_bits
-        for string, _, _ in found:
-            possible |= bits[string]
+        possible = self.unhinted
+        for number, _, _ in found:
+            possible |= 1 << number
         return possible
+
+
+def _bit_number(bit: int) -> int:
+    """Which bit ``bit`` is (``1 << n`` gives ``n``): a string's id in the first pass."""
+    return bit.bit_length() - 1
 
 
 def _fewest(strings: Iterable[bytes]) -> list[bytes]:
