@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from linter.engine import suppress
 from linter.engine.lexicon import Lexicon
 from linter.engine.rules import Rule
 from linter.model import Severity
+from linter.plugins import entry_points_in
 from linter.yamlfile import ConfigError, read
 
 ENTRY_POINT_GROUP = "clientline.rules"
@@ -88,7 +88,7 @@ def resolve(spec: str, base: Path) -> Path:
         path = base / path
     if path.is_dir():
         return path
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in entry_points_in(ENTRY_POINT_GROUP):
         if entry.name == spec:
             return Path(entry.load()())
     raise ConfigError(
@@ -99,7 +99,7 @@ def resolve(spec: str, base: Path) -> Path:
 
 
 def installed() -> dict[str, str]:
-    return {e.name: e.value for e in entry_points(group=ENTRY_POINT_GROUP)}
+    return {e.name: e.value for e in entry_points_in(ENTRY_POINT_GROUP)}
 
 
 def load(

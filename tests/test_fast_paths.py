@@ -11,6 +11,7 @@ import email
 import json
 import random
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -558,3 +559,23 @@ def test_parsed_yaml_comes_back_as_parsed() -> None:
     shared = "a: &x [1]\nb: *x\n"
     memory.keep(shared, yamlfile.parse(shared, "x.yaml"))
     assert memory.recall(shared) is None  # an alias is parsed every time
+
+
+def test_installed_plugins_are_read_once_for_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    from linter import plugins
+
+    calls: list[int] = []
+    real = plugins.entry_points
+
+    def counted() -> object:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(plugins, "entry_points", counted)
+    monkeypatch.setattr(sys, "path", [*sys.path, "/nonexistent/new"])  # not read before
+    sources = {e.name for e in plugins.entry_points_in("clientline.sources")}
+    reporters = {e.name for e in plugins.entry_points_in("clientline.reporters")}
+    assert {"mbox", "ics", "maildir", "eml"} <= sources and {"text", "json", "jsonl"} <= reporters
+    assert [e.name for e in plugins.entry_points_in("clientline.reporters", "jsonl")] == ["jsonl"]
+    assert plugins.entry_points_in("clientline.no-such-kind") == []
+    assert len(calls) == 1

@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any, Protocol, TextIO
 
 from linter.model import Finding, Problem
+from linter.plugins import entry_points_in
 
 ENTRY_POINT_GROUP = "clientline.reporters"
 
@@ -50,7 +50,7 @@ class Reporter(Protocol):
 @cache
 def registry() -> dict[str, Callable[..., Reporter]]:
     found: dict[str, Callable[..., Reporter]] = {
-        e.name: e.load() for e in entry_points(group=ENTRY_POINT_GROUP)
+        e.name: e.load() for e in entry_points_in(ENTRY_POINT_GROUP)
     }
     if not found:  # a source tree that was never installed
         from linter.report.jsonout import JsonLinesReporter, JsonReporter

@@ -48,10 +48,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from linter.plugins import entry_points_in
 from linter.report.digest import RenderedDigest
 from linter.yamlfile import ConfigError, LocatedDict, Mark, suggest
 
@@ -305,7 +305,7 @@ def register_transport(name: str, factory: TransportFactory) -> None:
 
 
 def transport_names() -> list[str]:
-    return sorted({*_FACTORIES, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
+    return sorted({*_FACTORIES, *(e.name for e in entry_points_in(ENTRY_POINT_GROUP))})
 
 
 def transport_from_config(
@@ -345,7 +345,7 @@ def transport_from_config(
 
 
 def _entry_point(name: str) -> TransportFactory | None:
-    for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
+    for entry in entry_points_in(ENTRY_POINT_GROUP, name):
         factory: TransportFactory = entry.load()
         return factory
     return None

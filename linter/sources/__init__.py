@@ -24,12 +24,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from linter.model import Item, Problem
+from linter.plugins import entry_points_in
 
 ENTRY_POINT_GROUP = "clientline.sources"
 DAYS_BACK = 30
@@ -179,7 +179,7 @@ class AccountBase:
 @cache
 def _installed() -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in entry_points_in(ENTRY_POINT_GROUP):
         found[entry.name] = entry.load()
     if not found:  # running from a source tree that was never installed
         from linter.sources.eml import EmlSource
