@@ -7,6 +7,7 @@ or rule errors. Unreadable input files are reported and do not change the exit c
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import sys
 from pathlib import Path
@@ -108,6 +109,9 @@ def lint(
     use_color = sys.stdout.isatty() if color is None else color
     reporter = reporters()[output_format](sys.stdout, sys.stderr, use_color)
     collected: list[Finding] | None = [] if write_baseline else None
+    # the rules, their pattern databases and the contacts last as long as this one run:
+    # out of the garbage collector's sight, its passes over the items stay short
+    gc.freeze()
     summary = lintrun.run(setup, paths, reporter, Severity.parse(min_severity), accepted, collected)
     if write_baseline and collected is not None:
         count = baseline.write(write_baseline, collected)
