@@ -252,6 +252,29 @@ def test_first_pass_keeps_no_string_that_holds_another() -> None:
 
 
 @needs_hyperscan
+@pytest.mark.parametrize(
+    ("text", "possible"),
+    [
+        ("The public embargo on innovation stays.", []),  # "pub", "bar", "inn" inside words
+        ("Barbara and the innkeeper", []),
+        ("Meet at the inn", ["lexicon:venue"]),
+        ("A pub lunch?", ["lexicon:social", "lexicon:venue"]),
+        ("Drinks at the BAR", ["lexicon:social", "lexicon:venue"]),
+        ("a pub-quiz", ["lexicon:social", "lexicon:venue"]),
+    ],
+)
+def test_first_pass_confirms_short_strings_by_their_patterns(
+    text: str, possible: list[str]
+) -> None:
+    scanner = _engine().scanner
+    plans = {g: scanner_module.GroupPlan.of(scanner._impls[g].patterns) for g in scanner.groups}
+    assert "pub" in plans["lexicon:social"].weak_literals
+    assert "pub" not in (plans["lexicon:social"].literals or [])
+    found = scanner.prepare(text).possible()
+    assert sorted(found & {"lexicon:social", "lexicon:venue"}) == possible
+
+
+@needs_hyperscan
 def test_first_pass_and_bounded_scans_change_no_hit() -> None:
     engine = _engine()
     fast = engine.scanner

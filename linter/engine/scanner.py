@@ -31,7 +31,8 @@ Unicode terms.
 With Hyperscan, a cheap first pass comes before any of that (see
 :mod:`linter.engine.separators`): one scan of the text with its word separators
 deleted, for plain strings that every match of a group's patterns holds once written
-without them, tells which groups cannot have a hit at all. Those are never scanned,
+without them, tells which groups cannot have a hit at all (a string as short as "pub",
+which "public" holds too, is confirmed by its own patterns). Those are never scanned,
 and the rule gate (:mod:`linter.engine.gate`) skips the rules that need them. A long
 text (a newsletter) holds words of nearly every group, so it goes without: the pass
 would rule out little and cost as much as the scans it spared.
@@ -100,6 +101,7 @@ class DatabaseCache(Protocol):
 
 _COMPILED: dict[str, Any] = {}  # this process's compiled databases, by pattern hash
 FIRST_PASS_LIMIT = 32 * 1024  # characters: a longer text goes without the first pass
+WEAK_LITERAL = 4  # bytes: a first-pass string this short is confirmed (see _Prefilter)
 
 
 def available_backends() -> tuple[str, ...]:
@@ -154,7 +156,7 @@ class Scanner:
                 _keep_plans(cache, new, plans)
             self._impls.update(fast)
             strings = {self.hint_bits[name]: found for name, found in (hints or {}).items()}
-            self._prefilter = _Prefilter(plans, self.bits, cache, strings)
+            self._prefilter = _Prefilter(plans, self.bits, cache, strings, by_group)
             if any(impl.shortens for impl in fast.values()):
                 self._runs = _RunFinder(cache)
         else:
@@ -346,6 +348,10 @@ class GroupPlan:
     shortens: bool  # whether they are bounded, to scan a text with its long runs cut
     bytewise: list[bool]  # whether each compiled expression is scanned without UTF-8 mode
     literals: list[str] | None  # the first pass's strings, or None: always scanned
+    # the patterns whose strings are too short to rule out much alone ("pub" is in
+    # "public"), and those strings: found, they are confirmed by the patterns themselves
+    weak: list[int]
+    weak_literals: list[str]
 
     @classmethod
     def of(cls, patterns: Sequence[Pattern]) -> GroupPlan:
@@ -355,10 +361,21 @@ class GroupPlan:
         limited = [bounded(e, r is not None) for e, r in zip(expressions, rewritten, strict=True)]
         shortens = all(e is not None for e in limited)
         found = [necessary_literals(r) if r else None for r in rewritten]
-        literals = None
+        literals: list[str] | None = None
+        weak: list[int] = []
+        weak_literals: list[str] = []
         if found and all(f is not None for f in found):
-            strings = {s.encode("utf-8") for f in found for s in f or ()}
-            literals = [string.decode("utf-8") for string in _fewest(strings)]
+            weak = [
+                index
+                for index, strings in enumerate(found)
+                if any(len(s.encode("utf-8")) <= WEAK_LITERAL for s in strings or ())
+            ]
+            confirmed = set(weak)
+            strong = [
+                strings or [] for index, strings in enumerate(found) if index not in confirmed
+            ]
+            literals = _fewest_strings(strong)
+            weak_literals = _fewest_strings(found[index] or [] for index in weak)
         bounds = [_bounds(p.regex) for p in patterns]
         compiled = [e or "" for e in limited] if shortens else expressions
         compiled = [_ascii_bounded(e, b) for e, b in zip(compiled, bounds, strict=True)]
@@ -370,7 +387,15 @@ class GroupPlan:
             shortens=shortens,
             bytewise=[_bytewise(e) for e in compiled],
             literals=literals,
+            weak=weak,
+            weak_literals=weak_literals,
         )
+
+
+def _fewest_strings(found: Iterable[Sequence[str]]) -> list[str]:
+    """:func:`_fewest` of the patterns' strings, as text."""
+    strings = {string.encode("utf-8") for strings in found for string in strings}
+    return [string.decode("utf-8") for string in _fewest(strings)]
 
 
 def _plans(
@@ -395,6 +420,7 @@ def _plans(
                 == len(plan.compiled)
                 == len(plan.bytewise)
                 == len(patterns)
+                > max(plan.weak, default=-1)
                 for plan, patterns in zip(kept.values(), by_group.values(), strict=True)
             ):
                 return kept, None
@@ -715,6 +741,14 @@ class _Prefilter:
     group at most once, however many of its strings the text holds. A group none of
     whose strings is in the text has no hit in it, and its own (much slower) scan is
     skipped. A group with a pattern that gives no such string is always scanned.
+
+    A short string rules out little: "pub" is in every "public", "inn" in "dinner".
+    The patterns whose strings are that short (:data:`WEAK_LITERAL`) are compiled
+    into a second database, as they are, with Hyperscan's ASCII word boundaries where
+    a Unicode one implies them (:func:`_ascii_bounded`) and no start offsets; their
+    strings report under a number of their own. Only a text that holds one of those
+    strings and none of the group's others is scanned with it, as written: the group
+    is possible there only where one of its short patterns matches.
     """
 
     def __init__(
@@ -723,19 +757,28 @@ class _Prefilter:
         bits: Mapping[str, int],
         cache: DatabaseCache | None,
         hints: Mapping[int, Sequence[str]],
+        patterns: Mapping[str, Sequence[Pattern]],
     ):
         assert _hyperscan is not None
         hs = _hyperscan
-        # by string: the number of its group's bit (or its hint's), the string's id
+        # by string: the number of its group's bit (or its hint's), the string's id; a
+        # short string's is WEAK more
         self.bits: list[int] = []
         literals: list[bytes] = []
         self.ungated = 0  # groups always scanned
+        confirming: list[tuple[str, bool, int]] = []  # the short strings' patterns
         for group, plan in plans.items():
             if plan.literals is None:
                 self.ungated |= bits[group]
                 continue
+            number = _bit_number(bits[group])
             literals += [string.encode("utf-8") for string in plan.literals]
-            self.bits += [_bit_number(bits[group])] * len(plan.literals)
+            self.bits += [number] * len(plan.literals)
+            literals += [string.encode("utf-8") for string in plan.weak_literals]
+            self.bits += [WEAK + number] * len(plan.weak_literals)
+            for index in plan.weak:
+                expression = _ascii_bounded(plan.expressions[index], plan.bounds[index])
+                confirming.append((expression, patterns[group][index].ignore_case, number))
         as_written: list[bytes] = []  # the hints, for a long text (see hinted)
         self.hint_bits: list[int] = []
         self.unhinted = 0  # hints a long text is not searched for: always possible there
@@ -768,18 +811,46 @@ class _Prefilter:
                 self.ungated = sum(bits.values()) | sum(hints)
             else:
                 self.scratch = hs.Scratch(self.database)
+        self.confirming: Any = None
+        if confirming and self.database is not None:
+            expressions = [expression.encode("utf-8") for expression, _, _ in confirming]
+            flags = [
+                hs.HS_FLAG_SINGLEMATCH
+                | (0 if _bytewise(expression) else hs.HS_FLAG_UTF8)
+                | (hs.HS_FLAG_CASELESS if ignore_case else 0)
+                for expression, ignore_case, _ in confirming
+            ]
+            numbers = [number for _, _, number in confirming]
+            try:
+                self.confirming = _database(expressions, flags, numbers, cache)
+            except Exception:  # pragma: no cover - a Hyperscan refuses: short strings suffice
+                self.confirming = None
+            else:
+                self.confirming_scratch = hs.Scratch(self.confirming)
 
     def possible(self, data: bytes) -> int:
         """The bits of the gated groups that may have hits in ``data`` (UTF-8)."""
         if self.database is None:
             return 0
-        found: list[tuple[int, int, int]] = []  # each group once (HS_FLAG_SINGLEMATCH)
+        found: list[tuple[int, int, int]] = []  # each number once (HS_FLAG_SINGLEMATCH)
         self.database.scan(
             data.translate(None, SEPARATOR_BYTES), _collect, context=found, scratch=self.scratch
         )
-        possible = 0
+        possible = weak = 0
         for number, _, _ in found:
-            possible |= 1 << number
+            if number < WEAK:
+                possible |= 1 << number
+            else:
+                weak |= 1 << (number - WEAK)
+        weak &= ~possible  # a group possible anyway needs no confirming
+        if weak and self.confirming is None:
+            possible |= weak
+        elif weak:
+            found = []
+            scratch = self.confirming_scratch
+            self.confirming.scan(data, _collect, context=found, scratch=scratch)
+            for number, _, _ in found:
+                possible |= (1 << number) & weak
         return possible
 
     def hinted(self, data: bytes) -> int:
@@ -793,6 +864,9 @@ class _Prefilter:
         for number, _, _ in found:
             possible |= 1 << number
         return possible
+
+
+WEAK = 1 << 16  # added to a group's number for its short strings' id in the first pass
 
 
 def _bit_number(bit: int) -> int:
