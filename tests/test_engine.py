@@ -477,3 +477,27 @@ def test_clients_met_are_looked_up_when_asked_for() -> None:
 def _engine_with_default_pack(directory: str = "me: [sam@studio.example]\n") -> Engine:
     ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
     return Engine(ruleset.rules, ruleset.lexicons, contacts.loads(directory))
+
+
+def test_a_selection_holds_exactly_where_it_gives_evidence() -> None:
+    """Conditions ask ``holds`` (which stops at the first person who passes, and
+    gathers no evidence); findings show ``test``'s evidence: the two must agree on
+    every selection of every default rule, for every demo item."""
+    from linter import lintrun
+    from linter.engine.context import Context
+    from linter.sources import iter_items
+
+    from .conftest import EXAMPLES
+
+    setup = lintrun.prepare(str(EXAMPLES / "clientline.yaml"))
+    engine = setup.engine
+    paths = [str(EXAMPLES / "calendar.ics"), str(EXAMPLES / "mailbox.mbox")]
+    checked = held = 0
+    for item in iter_items(paths, setup.window):
+        if isinstance(item, Event | Message):
+            for rule in engine.by_kind[item.kind]:
+                for selection in rule.selections.values():
+                    holds = selection.holds(Context(engine, item))
+                    assert holds == (selection.test(Context(engine, item)) is not None)
+                    checked, held = checked + 1, held + holds
+    assert checked > 1000 and 0 < held < checked

@@ -207,21 +207,23 @@ class Engine:
             return []
         findings: list[Finding] = []
         for rule in self.may_fire(context):
-            results: dict[str, list[Evidence] | None] = {}
+            truths: dict[str, bool] = {}
 
-            def truth(name: str, rule: Rule = rule, results: dict = results) -> bool:  # type: ignore[type-arg]
-                if name not in results:
-                    results[name] = rule.selections[name].test(context)
-                return results[name] is not None
+            def truth(name: str, rule: Rule = rule, truths: dict[str, bool] = truths) -> bool:
+                found = truths.get(name)
+                if found is None:
+                    found = truths[name] = rule.selections[name].holds(context)
+                return found
 
             if not rule.condition.evaluate(truth):
                 continue
-            evidence = tuple(
-                piece
+            # evidence only now, for the few items a rule fires on
+            results: dict[str, list[Evidence] | None] = {
+                name: rule.selections[name].test(context)
                 for name in rule.selections
-                if name in rule.positive and results.get(name)
-                for piece in results[name] or ()
-            )
+                if name in rule.positive and truths.get(name)
+            }
+            evidence = tuple(piece for found in results.values() for piece in found or ())
             finding = Finding(
                 rule=rule.id,
                 name=rule.name,
@@ -239,8 +241,8 @@ class Engine:
 
 
 def render(rule: Rule, context: Context, results: dict[str, list[Evidence] | None]) -> str:
-    """The rule's message for this item; placeholders the condition never needed to
-    evaluate (``{social}`` when ``mixed`` decided) are evaluated now."""
+    """The rule's message for this item; placeholders whose evidence was not gathered
+    (``{social}``, when ``mixed`` decided the condition) are evaluated now."""
     item = context.item
     values: dict[str, object] = {}
     for name in rule.placeholders:

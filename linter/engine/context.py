@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -259,6 +259,28 @@ class Context:
         if field == "sender":
             return everyone[:1] if sender else []
         return everyone[1:] if sender else everyone
+
+    def each_resolved(self, field: str) -> Iterator[tuple[Participant, Contact | None]]:
+        """:meth:`resolved`, one person at a time: a test that stops at its first
+        person resolves no more of a newsletter's fifty."""
+        if self._resolved is not None:
+            yield from self.resolved(field)
+            return
+        item = self.item
+        people: Iterable[Participant]
+        if field == "sender":
+            people = (item.sender,) if item.sender else ()
+        elif field == "recipients":
+            people = item.recipients
+        else:
+            people = item.participants
+        if isinstance(item, ContactRecord):  # the record is its own contact
+            for participant in people:
+                yield participant, item.contact
+        else:
+            contact_of = self.engine.contact_of
+            for participant in people:
+                yield participant, contact_of(participant.address)
 
     def labelled(self, field: str) -> list[tuple[Participant, Contact | None, str]]:
         """:meth:`resolved` with the words evidence shows for each participant: the

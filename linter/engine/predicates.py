@@ -88,6 +88,12 @@ MAX_WORD_LENGTH = 40
 class Predicate(Protocol):
     def test(self, context: Context) -> list[Evidence] | None: ...
 
+    def holds(self, context: Context) -> bool:
+        """Whether :meth:`test` would give evidence, found without gathering it: what
+        a rule's condition asks of every item, when evidence is wanted only for the
+        few that fire."""
+        ...
+
 
 def text_fields(field: str) -> tuple[str, ...]:
     return TEXT_EXPANSION.get(field, (field,))
@@ -104,18 +110,21 @@ class HitsPredicate:
     need_every_key: int = 0  # `all`: how many distinct phrases must all be present
 
     def test(self, context: Context) -> list[Evidence] | None:
+        hits = self._hits(context)
+        return None if hits is None else context.evidence(self.selection, hits)
+
+    def holds(self, context: Context) -> bool:
+        return self._hits(context) is not None
+
+    def _hits(self, context: Context) -> list[FieldHit] | None:
         hits = context.hits(self.fields, self.groups)
-        keys = {(h.hit.group, h.hit.key) for h in hits}
-        if self.need_every_key:
-            if len(keys) < self.need_every_key:
-                return None
-        elif self.minimum > 1:
+        if self.need_every_key or self.minimum > 1:
+            keys = {(h.hit.group, h.hit.key) for h in hits}
+            if self.need_every_key:
+                return hits if len(keys) >= self.need_every_key else None
             weights = context.engine.weights  # each distinct term counts its weight, 1 by default
-            if sum(weights.get(key, 1.0) for key in keys) < self.minimum:
-                return None
-        elif not keys:
-            return None
-        return context.evidence(self.selection, hits)
+            return hits if sum(weights.get(key, 1.0) for key in keys) >= self.minimum else None
+        return hits or None
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,13 @@ class NearPredicate:
     same_paragraph: bool = False
 
     def test(self, context: Context) -> list[Evidence] | None:
+        pair = self._pair(context)
+        return context.evidence(self.selection, list(pair)) if pair else None
+
+    def holds(self, context: Context) -> bool:
+        return self._pair(context) is not None
+
+    def _pair(self, context: Context) -> tuple[FieldHit, FieldHit] | None:
         reach = _reach(self.within)
         if context.scanned(self.second) and not context.scanned(self.first):
             # the second's hits are known: look for the first's only near them
@@ -145,8 +161,7 @@ class NearPredicate:
             if not firsts:
                 return None  # and the second lexicon is never scanned for
             seconds = context.hits_near(self.fields, self.second, firsts, reach)
-        pair = _close_pair(context, firsts, seconds, self.within, self.same_paragraph)
-        return context.evidence(self.selection, list(pair)) if pair else None
+        return _close_pair(context, firsts, seconds, self.within, self.same_paragraph)
 
 
 def _close_pair(
@@ -215,6 +230,9 @@ class RegexPredicate:
                 return [context.make_evidence(self.selection, field, match.start(), match.end())]
         return None
 
+    def holds(self, context: Context) -> bool:
+        return self.test(context) is not None  # the evidence is one match, found anyway
+
 
 @dataclass(frozen=True)
 class MentionPredicate:
@@ -226,19 +244,24 @@ class MentionPredicate:
     same_paragraph: bool = False
 
     def test(self, context: Context) -> list[Evidence] | None:
+        found = self._hits(context)
+        return context.evidence(self.selection, found) if found else None
+
+    def holds(self, context: Context) -> bool:
+        return bool(self._hits(context))
+
+    def _hits(self, context: Context) -> Sequence[FieldHit]:
         kept = []
         for hit in context.hits(self.fields, ("contacts",)):
             contact = context.engine.mentionable[hit.hit.key]
             if self.others_only and contact.key in context.client_keys:
                 continue
             kept.append(hit)
-        if not kept:
-            return None
-        if self.near is None:
-            return context.evidence(self.selection, kept)
+        if not kept or self.near is None:
+            return kept
         terms = context.hits_near(self.fields, self.near, kept, _reach(self.within))
         pair = _close_pair(context, kept, terms, self.within, self.same_paragraph)
-        return context.evidence(self.selection, list(pair)) if pair else None
+        return pair or ()
 
 
 ParticipantCheck = Callable[[Participant, Contact | None, "Context"], bool]
@@ -266,6 +289,14 @@ class ParticipantPredicate:
                 if len(found) >= MAX_EVIDENCE:
                     break
         return found or None
+
+    def holds(self, context: Context) -> bool:
+        # resolves people one at a time, and stops at the first who passes
+        checks = self.checks
+        for participant, contact in context.each_resolved(self.field):
+            if all(check(participant, contact, context) for check in checks):
+                return True
+        return False
 
 
 def participant_check(modifier: str, value: Any) -> ParticipantCheck:
@@ -312,6 +343,12 @@ class TimePredicate:
         local = context.engine.hours.local(item.start)
         words = local.strftime("%a %d %b") if all_day else local.strftime("%a %d %b %H:%M")
         return [Evidence(self.selection, "start", words)]
+
+    def holds(self, context: Context) -> bool:
+        start = context.item.start
+        return start is not None and self.check(
+            start, bool(getattr(context.item, "all_day", False)), context
+        )
 
 
 def time_check(modifier: str, value: Any) -> Callable[[dt.datetime, bool, Context], bool]:
@@ -363,6 +400,13 @@ class Selection:
             else:
                 return evidence
         return None
+
+    def holds(self, context: Context) -> bool:
+        """Whether :meth:`test` would give evidence (see :meth:`Predicate.holds`)."""
+        return any(
+            all(predicate.holds(context) for predicate in predicates)
+            for predicates in self.alternatives
+        )
 
 
 def labels(evidence: Sequence[Evidence]) -> list[str]:
