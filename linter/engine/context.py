@@ -180,7 +180,7 @@ class Context:
         ``anchors`` (hits in ``fields`` too): what a test of closeness needs.
 
         On a long text (a newsletter) with few anchors, only windows of text around
-        them are scanned. Each window is widened to a character the group's patterns
+        them are scanned, together in one scan. Each window is widened to a character the group's patterns
         cannot match, and that is no part of a word (see :meth:`Scanner.breaks`): no
         match crosses one, nor do the word boundaries beyond it differ from a text's
         ends, so the window holds exactly the hits the whole text holds there, each
@@ -194,19 +194,28 @@ class Context:
         found = self._by_group.get(key)
         if found is None:
             scan = self.text_scan()
-            scanner, possible = self.engine.scanner, scan.possible_bits()
             names, starts = self.engine.scan_fields, self.starts
             ignored = self.engine.ignored_keys(group)
-            found = self._by_group[key] = []
+            # the windows scanned as one text, each after a NUL: no hit holds one (it
+            # is among the group's breaks), and beside it, as beside the break each
+            # window ends at, words begin and end as at a text's ends
+            text = scan.text
+            pieces = "".join(f"\x00{text[start:end]}" for start, end in windows)
+            placed, position = [], 0  # where each window starts in `pieces`
             for start, end in windows:
-                for hit in scanner.prepare(scan.text[start:end], possible).group(group):
-                    if hit.key in ignored:
-                        continue
-                    joined = Hit(group, hit.key, hit.start + start, hit.end + start)
-                    index = bisect.bisect_right(starts, joined.start) - 1
-                    offset = starts[index]
-                    relative = Hit(group, hit.key, joined.start - offset, joined.end - offset)
-                    found.append((joined, FieldHit(names[index], relative)))
+                placed.append(position + 1)
+                position += end - start + 1
+            found = self._by_group[key] = []
+            for hit in self.engine.scanner.prepare(pieces, scan.possible_bits()).group(group):
+                if hit.key in ignored:
+                    continue
+                window = bisect.bisect_right(placed, hit.start) - 1
+                shift = windows[window][0] - placed[window]
+                joined = Hit(group, hit.key, hit.start + shift, hit.end + shift)
+                index = bisect.bisect_right(starts, joined.start) - 1
+                offset = starts[index]
+                relative = Hit(group, hit.key, joined.start - offset, joined.end - offset)
+                found.append((joined, FieldHit(names[index], relative)))
         return [h for _, h in found if h.field in fields]
 
     def _windows(
@@ -221,8 +230,8 @@ class Context:
         if len(text) < WINDOWED or self._apart(fields):
             return None
         breaks = self.engine.scanner.breaks(group)
-        if not breaks:
-            return None
+        if "\x00" not in breaks:
+            return None  # the group might match anything, or NUL (see hits_near)
         names, starts = self.engine.scan_fields, self.starts
         windows: list[tuple[int, int]] = []
         covered = 0
