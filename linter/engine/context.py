@@ -180,12 +180,12 @@ class Context:
         ``anchors`` (hits in ``fields`` too): what a test of closeness needs.
 
         On a long text (a newsletter) with few anchors, only windows of text around
-        them are scanned, together in one scan. Each window is widened to a character the group's patterns
-        cannot match, and that is no part of a word (see :meth:`Scanner.breaks`): no
-        match crosses one, nor do the word boundaries beyond it differ from a text's
-        ends, so the window holds exactly the hits the whole text holds there, each
-        reduced to leftmost-longest just the same. Otherwise, the group's hits in all
-        of ``fields``.
+        them are scanned, together in one scan. Each window is widened to a character
+        the group's patterns cannot match, and that is no part of a word (see
+        :meth:`Scanner.breaks`): no match crosses one, nor do the word boundaries
+        beyond it differ from a text's ends, so the window holds exactly the hits the
+        whole text holds there, each reduced to leftmost-longest just the same.
+        Otherwise, the group's hits in all of ``fields``.
         """
         windows = self._windows(fields, group, anchors, reach)
         if windows is None:
