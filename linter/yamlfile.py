@@ -12,16 +12,14 @@ lists (subclasses that remember where each key and value began), and
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import yaml
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
+class Mark(NamedTuple):  # a tuple: every node of a kept rule file has one
     line: int  # 1-based
     col: int  # 1-based
 

@@ -55,6 +55,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from linter.model import Contact, Evidence, Participant
@@ -265,6 +266,7 @@ class MentionPredicate:
 
 
 ParticipantCheck = Callable[[Participant, Contact | None, "Context"], bool]
+TimeCheck = Callable[[dt.datetime, bool, "Context"], bool]
 
 
 @dataclass(frozen=True)
@@ -300,38 +302,60 @@ class ParticipantPredicate:
 
 
 def participant_check(modifier: str, value: Any) -> ParticipantCheck:
-    """Build one check; ``value`` has already been validated by the rule loader."""
-    if modifier == "client":
-        want = bool(value)
-        return lambda p, c, ctx: (c is not None) == want and not ctx.is_me(p.address)
-    if modifier == "me":
-        want = bool(value)
-        return lambda p, c, ctx: ctx.is_me(p.address) == want
-    if modifier == "internal":
-        want = bool(value)
-        return lambda p, c, ctx: _internal(p.domain, ctx) == want
+    """Build one check; ``value`` has already been validated by the rule loader. Checks
+    are module functions with their settings bound (``partial``), not closures, so that
+    a compiled rule set can be kept between runs (see :mod:`linter.lintrun`)."""
+    if modifier in ("client", "me", "internal", "understandings|missing"):
+        return partial(_PARTICIPANT_CHECKS[modifier], bool(value))
     if modifier in ("status", "relationship"):
-        allowed = frozenset(_as_strings(value))
-        return lambda p, c, ctx: c is not None and getattr(c, modifier) in allowed
-    if modifier == "understandings|missing":
-        want = bool(value)
-        return lambda p, c, ctx: c is not None and (c.understandings is None) == want
+        return partial(_has_attribute_in, modifier, frozenset(_as_strings(value)))
     attribute, _, op = modifier.partition("|")
-    limit: dt.date = value
+    return partial(_date_compares, attribute, op == "before", value)
 
-    def compare(p: Participant, c: Contact | None, ctx: Context) -> bool:
-        when = getattr(c, attribute, None) if c is not None else None
-        if when is None:
-            return False
-        return bool(when < limit) if op == "before" else bool(when > limit)
 
-    return compare
+def _is_client(want: bool, p: Participant, c: Contact | None, ctx: Context) -> bool:
+    return (c is not None) == want and not ctx.is_me(p.address)
+
+
+def _is_me(want: bool, p: Participant, c: Contact | None, ctx: Context) -> bool:
+    return ctx.is_me(p.address) == want
+
+
+def _is_internal(want: bool, p: Participant, c: Contact | None, ctx: Context) -> bool:
+    return _internal(p.domain, ctx) == want
+
+
+def _lacks_understandings(want: bool, p: Participant, c: Contact | None, ctx: Context) -> bool:
+    return c is not None and (c.understandings is None) == want
+
+
+_PARTICIPANT_CHECKS = {
+    "client": _is_client,
+    "me": _is_me,
+    "internal": _is_internal,
+    "understandings|missing": _lacks_understandings,
+}
+
+
+def _has_attribute_in(
+    attribute: str, allowed: frozenset[str], p: Participant, c: Contact | None, ctx: Context
+) -> bool:
+    return c is not None and getattr(c, attribute) in allowed
+
+
+def _date_compares(
+    attribute: str, before: bool, limit: dt.date, p: Participant, c: Contact | None, ctx: Context
+) -> bool:
+    when = getattr(c, attribute, None) if c is not None else None
+    if when is None:
+        return False
+    return bool(when < limit) if before else bool(when > limit)
 
 
 @dataclass(frozen=True)
 class TimePredicate:
     selection: str
-    check: Callable[[dt.datetime, bool, Context], bool]
+    check: TimeCheck
 
     def test(self, context: Context) -> list[Evidence] | None:
         item = context.item
@@ -351,20 +375,32 @@ class TimePredicate:
         )
 
 
-def time_check(modifier: str, value: Any) -> Callable[[dt.datetime, bool, Context], bool]:
+def time_check(modifier: str, value: Any) -> TimeCheck:
+    """Build one check (a bound module function, as :func:`participant_check`)."""
     if modifier == "outside_hours":
-        want = bool(value)
-        return lambda moment, all_day, ctx: ctx.engine.hours.outside(moment, all_day) == want
+        return partial(_outside_hours, bool(value))
     if modifier == "all_day":
-        want = bool(value)
-        return lambda moment, all_day, ctx: all_day == want
+        return partial(_all_day, bool(value))
     if modifier == "weekday":
-        days: frozenset[int] = value
-        return lambda moment, all_day, ctx: ctx.engine.hours.local(moment).weekday() in days
+        return partial(_on_weekday, value)
     low, high = value
-    return lambda moment, all_day, ctx: (
-        (not all_day) and low <= ctx.engine.hours.local(moment).hour <= high
-    )
+    return partial(_in_hours, low, high)
+
+
+def _outside_hours(want: bool, moment: dt.datetime, all_day: bool, ctx: Context) -> bool:
+    return ctx.engine.hours.outside(moment, all_day) == want
+
+
+def _all_day(want: bool, moment: dt.datetime, all_day: bool, ctx: Context) -> bool:
+    return all_day == want
+
+
+def _on_weekday(days: frozenset[int], moment: dt.datetime, all_day: bool, ctx: Context) -> bool:
+    return ctx.engine.hours.local(moment).weekday() in days
+
+
+def _in_hours(low: int, high: int, moment: dt.datetime, all_day: bool, ctx: Context) -> bool:
+    return (not all_day) and low <= ctx.engine.hours.local(moment).hour <= high
 
 
 def _internal(domain: str, context: Context) -> bool:

@@ -75,8 +75,7 @@ except ImportError:  # pragma: no cover
     _hyperscan = None
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+class Pattern(NamedTuple):  # a tuple: a rule set has thousands, made at every start
     group: str  # e.g. "lexicon:business", "phrases:CL101.ok", "contacts"
     key: int  # what matched within the group (term index, contact index, ...)
     regex: str  # one form (see linter.engine.lexicon.form_pattern); a key may have several
@@ -498,6 +497,9 @@ class _Hyperscan:
             self.scratch = _hyperscan.Scratch(self.database)
         return self.database
 
+    def __getstate__(self) -> dict[str, Any]:
+        return _without_databases(self.__dict__)  # each loaded again when first needed
+
     def scan(self, scan: TextScan) -> list[Span]:
         short = scan.shortened() if self.shortens else Shortened(scan.encoded())
         found: list[tuple[int, int, int]] = []
@@ -543,6 +545,23 @@ class _Hyperscan:
             found = _python_regex(self.expressions[pattern_id], pattern.ignore_case)
             self._python[pattern_id] = found
         return found
+
+
+def _scratch(database: Any) -> Any:
+    assert _hyperscan is not None
+    return _hyperscan.Scratch(database) if database is not None else None
+
+
+def _without_databases(state: dict[str, Any]) -> dict[str, Any]:
+    """An object's attributes for pickling, with its Hyperscan databases and scratch
+    space (which do not pickle) left as ``None``: what a kept scanner loads again."""
+    return {
+        name: None if _hyperscan is not None and isinstance(value, _HYPERSCAN_TYPES) else value
+        for name, value in state.items()
+    }
+
+
+_HYPERSCAN_TYPES = (_hyperscan.Database, _hyperscan.Scratch) if _hyperscan is not None else ()
 
 
 def _collect(pattern_id: int, start: int, end: int, flags: int, found: Any) -> None:
@@ -719,9 +738,20 @@ class _RunFinder:
     """Where a text's long separator runs end (see :mod:`linter.engine.separators`)."""
 
     def __init__(self, cache: DatabaseCache | None):
+        self.cache = cache
+        self._load()
+
+    def _load(self) -> None:
         assert _hyperscan is not None
-        self.database = _database([LONG_RUN_EXPRESSION.encode("ascii")], [0], [0], cache)
+        self.database = _database([LONG_RUN_EXPRESSION.encode("ascii")], [0], [0], self.cache)
         self.scratch = _hyperscan.Scratch(self.database)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return _without_databases(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._load()
 
     def ends(self, data: bytes) -> list[int]:
         found: list[tuple[int, int, int]] = []
@@ -796,37 +826,55 @@ class _Prefilter:
                 continue
             as_written += sorted(plain)
             self.hint_bits += [_bit_number(bit)] * len(plain)
-        self.hint_database: Any = None
+        single = hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH
+        # what each database is compiled from: kept, to load them again (__setstate__)
+        self._sources: dict[str, tuple[list[bytes], list[int], list[int], bool]] = {}
         if as_written:
-            flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(as_written)
-            self.hint_database = _database(as_written, flags, self.hint_bits, cache, literal=True)
-            self.hint_scratch = hs.Scratch(self.hint_database)
-        self.database: Any = None
+            self._sources["hint"] = (as_written, [single] * len(as_written), self.hint_bits, True)
         if literals:
-            flags = [hs.HS_FLAG_CASELESS | hs.HS_FLAG_SINGLEMATCH] * len(literals)
+            self._sources["strings"] = (literals, [single] * len(literals), self.bits, True)
+        if confirming and literals:
+            self._sources["confirming"] = (
+                [expression.encode("utf-8") for expression, _, _ in confirming],
+                [
+                    hs.HS_FLAG_SINGLEMATCH
+                    | (0 if _bytewise(expression) else hs.HS_FLAG_UTF8)
+                    | (hs.HS_FLAG_CASELESS if ignore_case else 0)
+                    for expression, ignore_case, _ in confirming
+                ],
+                [number for _, _, number in confirming],
+                False,
+            )
+        self._cache = cache
+        self._every = sum(bits.values()) | sum(hints)
+        self._load()
+
+    def _load(self) -> None:
+        """The databases, compiled or read back from the cache."""
+        assert _hyperscan is not None
+        loaded: dict[str, Any] = {}
+        for name, (expressions, flags, ids, literal) in self._sources.items():
             try:
-                self.database = _database(literals, flags, self.bits, cache, literal=True)
-            except Exception:  # pragma: no cover - a Hyperscan refuses: no first pass
-                self.database = None
-                self.ungated = sum(bits.values()) | sum(hints)
-            else:
-                self.scratch = hs.Scratch(self.database)
-        self.confirming: Any = None
-        if confirming and self.database is not None:
-            expressions = [expression.encode("utf-8") for expression, _, _ in confirming]
-            flags = [
-                hs.HS_FLAG_SINGLEMATCH
-                | (0 if _bytewise(expression) else hs.HS_FLAG_UTF8)
-                | (hs.HS_FLAG_CASELESS if ignore_case else 0)
-                for expression, ignore_case, _ in confirming
-            ]
-            numbers = [number for _, _, number in confirming]
-            try:
-                self.confirming = _database(expressions, flags, numbers, cache)
-            except Exception:  # pragma: no cover - a Hyperscan refuses: short strings suffice
-                self.confirming = None
-            else:
-                self.confirming_scratch = hs.Scratch(self.confirming)
+                loaded[name] = _database(expressions, flags, ids, self._cache, literal)
+            except Exception:  # pragma: no cover - a Hyperscan refuses
+                if name == "hint":
+                    raise
+                if name == "strings":  # no first pass: every group is scanned
+                    self.ungated = self._every
+                # no confirming: a short string found makes its group possible
+        self.hint_database: Any = loaded.get("hint")
+        self.database: Any = loaded.get("strings")
+        self.confirming: Any = loaded.get("confirming") if self.database is not None else None
+        self.hint_scratch: Any = _scratch(self.hint_database)
+        self.scratch: Any = _scratch(self.database)
+        self.confirming_scratch: Any = _scratch(self.confirming)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return _without_databases(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._load()
 
     def possible(self, data: bytes) -> int:
         """The bits of the gated groups that may have hits in ``data`` (UTF-8)."""
