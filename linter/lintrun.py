@@ -2,8 +2,10 @@
 
 :func:`prepare` does everything that can fail on the user's configuration — config,
 contact directory, every rule pack — before any item is read, collecting every error
-(exit 2). :func:`run` then streams items from the sources through the engine to the
-reporter, a chunk of items at a time (see :func:`linter.sources.chunks`).
+(exit 2); a rule set compiled by an earlier run from the very same files and options is
+read back instead of compiled again (see :mod:`linter.enginecache`). :func:`run` then
+streams items from the sources through the engine to the reporter, a chunk of items at
+a time (see :func:`linter.sources.chunks`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import platformdirs
 
 from linter import config as config_module
 from linter import contacts as contacts_module
-from linter import packs, yamlfile
+from linter import enginecache, packs, yamlfile
 from linter.baseline import Baseline
 from linter.engine import Engine
 from linter.model import Finding, Problem, Severity
@@ -108,7 +110,20 @@ def prepare(
             )
         except ConfigError as exc:
             errors.append(exc)
-    ruleset = packs.load(dict.fromkeys(pack_dirs), config.lexicons, config.disable, config.severity)
+    # the rule set and its engine, as a run with the very same ones compiled them
+    cache = FileCache()
+    kept_as = None
+    engine: Engine | None = None
+    if directory is not None and not errors and contacts_file:
+        options = (pack_dirs, config.lexicons, config.disable, config.severity, config.hours)
+        kept_as = enginecache.key(pack_dirs, contacts_file, (*options, backend))
+        kept = enginecache.recall(cache, kept_as)
+        if kept is not None:
+            ruleset, engine = kept
+    if engine is None:
+        ruleset = packs.load(
+            dict.fromkeys(pack_dirs), config.lexicons, config.disable, config.severity
+        )
     errors.extend(ruleset.errors)
     tz = config.tz
     now = now or dt.datetime.now(tz)
@@ -126,7 +141,10 @@ def prepare(
     )
     if window.until <= window.since:
         raise SetupError(["--until must be later than --since"])
-    engine = Engine(ruleset.rules, ruleset.lexicons, directory, config.hours, backend, FileCache())
+    if engine is None:
+        engine = Engine(ruleset.rules, ruleset.lexicons, directory, config.hours, backend, cache)
+        if kept_as is not None:
+            enginecache.keep(cache, kept_as, ruleset, engine)
     return Setup(config, engine, window, ruleset)
 
 

@@ -57,6 +57,11 @@ def shared_lexicons() -> Path:
     return data_dir() / "rules" / "lexicons"
 
 
+def lexicon_folders(packs: Iterable[Path]) -> list[Path]:
+    """The folders :func:`load` reads lexicons from: the shared one, then each pack's."""
+    return list(dict.fromkeys([shared_lexicons(), *(p / "lexicons" for p in packs)]))
+
+
 def principles_file() -> Path:
     return data_dir() / "seeds" / "principles.yaml"
 
@@ -110,8 +115,7 @@ def load(
 ) -> RuleSet:
     result = RuleSet()
     packs = list(packs)
-    lexicon_dirs = [shared_lexicons(), *(p / "lexicons" for p in packs)]
-    for folder in dict.fromkeys(lexicon_dirs):
+    for folder in lexicon_folders(packs):
         for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
             try:
                 lexicon = lexicon_module.from_data(read(str(path)), str(path))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import random
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -602,3 +604,93 @@ def test_installed_plugins_are_read_once_for_every_kind(monkeypatch: pytest.Monk
     assert [e.name for e in plugins.entry_points_in("clientline.reporters", "jsonl")] == ["jsonl"]
     assert plugins.entry_points_in("clientline.no-such-kind") == []
     assert len(calls) == 1
+
+
+def test_a_compiled_rule_set_is_kept_and_read_back_until_what_it_is_made_of_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linter import enginecache, lintrun
+    from linter.sources import iter_items
+
+    cache = Path(os.environ["CLIENTLINE_CACHE_DIR"])
+    for old in cache.glob("engine-*") if cache.is_dir() else []:
+        old.unlink()  # kept by earlier tests of this session
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text((EXAMPLES / "contacts.yaml").read_text("utf-8"), "utf-8")
+    config = tmp_path / "clientline.yaml"
+    config.write_text("contacts: contacts.yaml\nrules: [builtin, mine]\n", "utf-8")
+    pack = tmp_path / "mine"
+    pack.mkdir()
+    rule = textwrap.dedent(RULE_OF_MY_OWN)
+    (pack / "XY101-drinks.yaml").write_text(rule, "utf-8")
+    loads: list[int] = []
+    real_load = packs.load
+
+    def counted(*args: object, **kwargs: object) -> packs.RuleSet:
+        loads.append(1)
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(packs, "load", counted)
+    moment = ["--since", "2026-09-01", "--until", "2027-01-01"][1::2]
+
+    def prepared() -> lintrun.Setup:
+        return lintrun.prepare(str(config), since=moment[0], until=moment[1])
+
+    def findings(setup: lintrun.Setup) -> list[tuple[str, str]]:
+        paths = [str(EXAMPLES / "calendar.ics"), str(EXAMPLES / "mailbox.mbox")]
+        return [
+            (f.rule, f.item.locator)
+            for item in iter_items(paths, setup.window)
+            if not isinstance(item, Problem)
+            for f in setup.engine.check(item)
+        ]
+
+    made = prepared()
+    assert len(loads) == 1 and len(list(cache.glob("engine-*"))) == 1
+    kept = prepared()
+    assert len(loads) == 1  # read back, not loaded
+    assert kept.engine is not made.engine and kept.engine.rule_ids == made.engine.rule_ids
+    expected = findings(made)
+    assert {rule for rule, _ in expected} >= {"CL101", "CL102", "XY101"}
+    assert findings(kept) == expected
+
+    (pack / "XY101-drinks.yaml").write_text(rule.replace("Drinks with", "Beers with"), "utf-8")
+    assert prepared().ruleset.rule("XY101").title == "Beers with a client"
+    with contacts.open("a", encoding="utf-8") as more:
+        more.write("  - {name: New Client, emails: [new@client.example]}\n")
+    assert "New Client" in {c.name for c in prepared().engine.directory.named_clients}
+    config.write_text(config.read_text("utf-8") + "disable: [CL101]\n", "utf-8")
+    assert "CL101" not in prepared().engine.rule_ids
+    assert len(loads) == 4  # each change read and compiled afresh
+    assert prepared().engine.rule_ids == kept.engine.rule_ids - {"CL101"}
+    assert len(loads) == 4
+
+    for entry in cache.glob("engine-*"):
+        entry.write_bytes(b"not a pickle")  # damaged: ignored, and made again
+    assert "CL101" not in prepared().engine.rule_ids and len(loads) == 5
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "XY102-bad.yaml").write_text("id: XY102\n", "utf-8")
+    before = set(cache.glob("engine-*"))
+    with pytest.raises(lintrun.SetupError):
+        lintrun.prepare(str(config), extra_packs=[str(broken)])
+    assert set(cache.glob("engine-*")) == before  # a rule set with errors is never kept
+    key = enginecache.key([broken], str(contacts), "options")
+    enginecache.keep(lintrun.FileCache(), key, packs.RuleSet(errors=["bad"]), kept.engine)
+    assert enginecache.recall(lintrun.FileCache(), key) is None
+
+
+RULE_OF_MY_OWN = """\
+    id: XY101
+    name: drinks
+    title: Drinks with a client
+    severity: info
+    applies_to: [event, message]
+    principles: [P1]
+    select:
+      client: {participants|client: true}
+      drinks: {title|contains: drinks}
+    condition: client and drinks
+    message: "'{item.title}' is drinks"
+    advice: Enjoy them.
+"""
