@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _TOKEN = re.compile(r"\s*(?:(\()|(\))|([A-Za-z_][A-Za-z0-9_]*\*?|\*|\d+))")
 
@@ -29,8 +29,7 @@ class ConditionError(ValueError):
         self.column = column
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     op: str  # "name", "not", "and", "or", "any", "all"
     name: str = ""
     children: tuple[Node, ...] = ()

@@ -54,9 +54,8 @@ import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from linter.model import Contact, Evidence, Participant
 
@@ -100,8 +99,7 @@ def text_fields(field: str) -> tuple[str, ...]:
     return TEXT_EXPANSION.get(field, (field,))
 
 
-@dataclass(frozen=True)
-class HitsPredicate:
+class HitsPredicate(NamedTuple):
     """Lexicon terms or phrases found by the run's one scan (``lexicon``, ``contains``)."""
 
     selection: str
@@ -128,8 +126,7 @@ class HitsPredicate:
         return hits or None
 
 
-@dataclass(frozen=True)
-class NearPredicate:
+class NearPredicate(NamedTuple):
     """A term of ``first`` and one of ``second`` close together. On a long text, the
     lexicon whose hits are not known yet is scanned for only near those of the other
     (:meth:`~linter.engine.context.Context.hits_near`): a newsletter costs a scan of
@@ -217,8 +214,7 @@ def _reach(within: int) -> int:
     return (within + 1) * MAX_WORD_LENGTH
 
 
-@dataclass(frozen=True)
-class RegexPredicate:
+class RegexPredicate(NamedTuple):
     selection: str
     fields: tuple[str, ...]
     regex: Any  # a compiled RE2 (or re) pattern
@@ -235,8 +231,7 @@ class RegexPredicate:
         return self.test(context) is not None  # the evidence is one match, found anyway
 
 
-@dataclass(frozen=True)
-class MentionPredicate:
+class MentionPredicate(NamedTuple):
     selection: str
     fields: tuple[str, ...]
     others_only: bool
@@ -269,8 +264,7 @@ ParticipantCheck = Callable[[Participant, Contact | None, "Context"], bool]
 TimeCheck = Callable[[dt.datetime, bool, "Context"], bool]
 
 
-@dataclass(frozen=True)
-class ParticipantPredicate:
+class ParticipantPredicate(NamedTuple):
     """Some participant in ``field`` passes every check."""
 
     selection: str
@@ -352,8 +346,7 @@ def _date_compares(
     return bool(when < limit) if before else bool(when > limit)
 
 
-@dataclass(frozen=True)
-class TimePredicate:
+class TimePredicate(NamedTuple):
     selection: str
     check: TimeCheck
 
@@ -418,8 +411,7 @@ def _as_strings(value: Any) -> Iterable[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """Alternatives (``or``) of predicate lists (``and``)."""
 
     name: str
