@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from operator import attrgetter
 from types import SimpleNamespace
 
 from linter.contacts import Directory, records
@@ -37,6 +38,8 @@ from linter.engine.rules import Rule
 from linter.engine.scanner import DatabaseCache, Pattern, Scanner
 from linter.model import ITEM_KINDS, Contact, Evidence, Finding, Item, ItemRef
 
+_ADDRESS = attrgetter("address")
+_NOTHING: Iterator[Finding] = iter(())  # what most items give: one empty iterator for all
 LOOKUP_MEMO = 65536  # addresses remembered per engine (a bound on memory, not a cache policy)
 _LEGAL_SUFFIX = re.compile(
     r"[\s,]+(?:ltd\.?|limited|llc|llp|inc\.?|plc|gmbh|ag|s\.?a\.?|corp\.?|& co\.?|co\.?)$",
@@ -85,6 +88,8 @@ class Engine:
             for f in ("title", "body", "location", "quoted", "attachments")
             if any(f in rule.fields for rule in self.rules)
         )
+        # an item's scanned fields in one call, when there are two or more (see text_scan)
+        self.read_fields = attrgetter(*self.scan_fields) if len(self.scan_fields) > 1 else None
         self.scanner = Scanner(patterns, backend, cache, {"marker": [suppress.MARKER_START]})
         # whether the scanned text holds every field a suppression marker may be in, so
         # that the first pass over it tells which items may have one
@@ -159,9 +164,9 @@ class Engine:
         looked for only where the first pass over the item's text says one may be."""
         context = Context(self, item)
         if self._scans_markers and not context.text_scan().possible_bits() & self._marker_bit:
-            found = []
-        else:
-            found = suppress.markers(item)
+            findings = self._evaluate(context)
+            return iter(findings) if findings else _NOTHING
+        found = suppress.markers(item)
         if not found:
             return iter(self._evaluate(context))
         return suppress.apply(item, self._evaluate(context), found, self.rule_ids)
@@ -182,9 +187,8 @@ class Engine:
         """The rules for the item's kind, less those that cannot fire on it for want of
         words (see :mod:`linter.engine.gate`): evaluating them would find nothing."""
         kind = context.item.kind
-        rules = self.by_kind[kind]
         if not self._gated[kind]:
-            return rules
+            return self.by_kind[kind]
         possible = context.text_scan().possible_bits()
         found = self._may_fire.get((kind, possible))
         if found is None:
@@ -192,7 +196,7 @@ class Engine:
                 self._may_fire.clear()
             blocked = self.gate.blocked_bits(possible)
             found = self._may_fire[(kind, possible)] = [
-                rule for rule in rules if rule.id not in blocked
+                rule for rule in self.by_kind[kind] if rule.id not in blocked
             ]
         return found
 
@@ -200,7 +204,7 @@ class Engine:
         item = context.item
         if self._tracks_clients and item.kind != "contact":
             # looked up when asked for (most addresses recur): see seen_clients
-            self._unseen.update([p.address for p in item.participants])
+            self._unseen.update(map(_ADDRESS, item.participants))
             if len(self._unseen) >= LOOKUP_MEMO:
                 self._fold_seen()  # bounds the memory they take
         if not self.by_kind[item.kind]:

@@ -75,12 +75,14 @@ class Context:
         """The scan of the item's text fields (the engine's ``scan_fields``), joined."""
         scan = self._scan
         if scan is None:
-            item, names = self.item, self.engine.scan_fields
-            if "attachments" in names:
-                texts = [self.field_text(name) for name in names]
-            else:  # plain text attributes: read directly, as on every item this runs
-                texts = [getattr(item, name) or "" for name in names]
-            scan = self._scan = self.engine.scanner.prepare(FIELD_SEPARATOR.join(texts))
+            engine, read = self.engine, self.engine.read_fields
+            try:  # plain text attributes, read at once, as on nearly every item
+                text = FIELD_SEPARATOR.join(read(self.item)) if read else None
+            except (AttributeError, TypeError):  # attachments (a list, or none), a None
+                text = None
+            if text is None:
+                text = FIELD_SEPARATOR.join([self.field_text(n) for n in engine.scan_fields])
+            scan = self._scan = TextScan(engine.scanner, text)
         return scan
 
     @property
