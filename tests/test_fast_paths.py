@@ -26,7 +26,7 @@ from linter.engine import Engine
 from linter.engine import context as context_module
 from linter.engine import scanner as scanner_module
 from linter.engine.context import WINDOWED, Context, FieldHit
-from linter.engine.gate import Gate, rule_needs
+from linter.engine.gate import Gate, first_scans, rule_needs
 from linter.engine.predicates import (
     MAX_WORD_LENGTH,
     MentionPredicate,
@@ -329,6 +329,35 @@ def _long_texts(rng: random.Random, count: int, names: Sequence[str] = ()) -> li
             pieces.append(chosen[start : start + rng.choice((0, 20, 400, 3000))])
         texts.append("".join(pieces))
     return texts
+
+
+def test_the_groups_rules_scan_for_first_are_found_in_rule_order() -> None:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    messages = sorted((r for r in ruleset.rules if "message" in r.applies_to), key=lambda r: r.id)
+    found = first_scans(messages)
+    # CL102 looks for social words first; CL107 and CL113 then look for problems and
+    # business only near them; CL105, CL108 and CL112 for client names
+    assert found[:3] == ["lexicon:social", "lexicon:advice-request", "lexicon:favour"]
+    assert {"contacts", "lexicon:connection-request", "lexicon:scope-creep"} <= set(found)
+    assert not {"lexicon:problem", "lexicon:business"} & set(found)
+
+
+@needs_hyperscan
+def test_a_long_text_scanned_for_a_bundle_of_groups_holds_each_groups_own_hits() -> None:
+    engine = _engine()
+    scanner = engine.scanner
+    bundle = scanner._bundles["message"]
+    assert len(bundle.groups) > 2
+    rng = random.Random(17)
+    long_texts = [t for t in _long_texts(rng, 10) if len(t) > FIRST_PASS_LIMIT]
+    assert len(long_texts) >= 3
+    for text in [*long_texts, "Drinks on Friday? " * 40]:
+        together, alone = scanner.prepare(text, bundle="message"), scanner.prepare(text)
+        first = sorted(bundle.groups)[-1]
+        together.group(first)  # one scan: every group of the bundle is known after it
+        assert all(together.known(g) for g in bundle.groups) == (len(text) > FIRST_PASS_LIMIT)
+        for group in scanner.groups:
+            assert together.group(group) == alone.group(group), group
 
 
 @pytest.mark.parametrize("backend", available_backends())

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 from linter.contacts import Directory, records
 from linter.engine import suppress
 from linter.engine.context import Context
-from linter.engine.gate import MAX_REMEMBERED, Gate
+from linter.engine.gate import MAX_REMEMBERED, Gate, first_scans
 from linter.engine.hours import WorkingHours
 from linter.engine.lexicon import Lexicon, form_pattern, term_patterns
 from linter.engine.predicates import MentionPredicate, labels
@@ -90,7 +90,11 @@ class Engine:
         )
         # an item's scanned fields in one call, when there are two or more (see text_scan)
         self.read_fields = attrgetter(*self.scan_fields) if len(self.scan_fields) > 1 else None
-        self.scanner = Scanner(patterns, backend, cache, {"marker": [suppress.MARKER_START]})
+        # what the rules of each kind scan a text for first: a newsletter is scanned
+        # for all of it at once (see gate.first_scans)
+        bundles = {kind: first_scans(self.by_kind[kind]) for kind in ("message", "event")}
+        marker = {"marker": [suppress.MARKER_START]}
+        self.scanner = Scanner(patterns, backend, cache, marker, bundles)
         # whether the scanned text holds every field a suppression marker may be in, so
         # that the first pass over it tells which items may have one
         self._marker_bit = self.scanner.hint_bits["marker"]

@@ -82,7 +82,7 @@ class Context:
                 text = None
             if text is None:
                 text = FIELD_SEPARATOR.join([self.field_text(n) for n in engine.scan_fields])
-            scan = self._scan = TextScan(engine.scanner, text)
+            scan = self._scan = TextScan(engine.scanner, text, None, self.item.kind)
         return scan
 
     @property
@@ -172,7 +172,8 @@ class Context:
 
     def scanned(self, group: str) -> bool:
         """Whether the group's hits in the joined text are known already."""
-        return group in self._by_group
+        scan = self._scan
+        return group in self._by_group or (scan is not None and scan.known(group))
 
     def hits_near(
         self, fields: Sequence[str], group: str, anchors: Sequence[FieldHit], reach: int

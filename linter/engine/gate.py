@@ -161,3 +161,37 @@ def _both(left: Needs, right: Needs) -> Needs:
 
 def _bounded(needs: Needs) -> Needs:
     return needs if len(needs) <= MAX_ALTERNATIVES else NOTHING
+
+
+def first_scans(rules: Iterable[Rule]) -> list[str]:
+    """The groups the ``rules`` (in the order they are evaluated) scan a text for first,
+    when their other selections hold: for each rule, of the first selection in its
+    condition's order that needs a scan, its first alternative's first groups; for a
+    ``near`` test, its first lexicon, unless its second is among these already (then the
+    first is looked for only near the second's hits); for ``mentions``, client names.
+
+    A text too long for a first pass is scanned for all of them at once, when one is
+    first needed (see :class:`~linter.engine.scanner.Scanner`): on a newsletter from a
+    client, rule after rule would otherwise scan it for a lexicon of its own.
+    """
+    found: dict[str, None] = {}
+    for rule in rules:
+        for name, _ in rule.condition.names():
+            groups = _first_scan(rule.selections[name], found)
+            if groups is not None:
+                found.update(dict.fromkeys(groups))
+                break
+    return list(found)
+
+
+def _first_scan(selection: Any, known: Collection[str]) -> tuple[str, ...] | None:
+    """What a selection scans a text for first, or ``None`` when it scans nothing."""
+    alternatives = getattr(selection, "alternatives", ())
+    for predicate in alternatives[0] if alternatives else ():
+        if isinstance(predicate, HitsPredicate):
+            return tuple(predicate.groups)
+        if isinstance(predicate, NearPredicate):
+            return () if predicate.second in known else (predicate.first,)
+        if isinstance(predicate, MentionPredicate):
+            return ("contacts",)
+    return None

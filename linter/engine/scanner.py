@@ -117,6 +117,13 @@ class Scanner:
     wherever one of its strings may be in the text (everywhere, when there is no first
     pass; in a text too long for one, wherever one is as written), so that what few
     texts hold one can be told apart at little or no extra cost.
+
+    ``bundles`` name sets of groups that a text too long for a first pass is scanned
+    for together, in one database, as soon as one of them is needed (with Hyperscan;
+    for the groups that scan a text with its long runs cut): those the rules look for
+    first in any item of a kind (see :func:`~linter.engine.gate.first_scans`), so that
+    a newsletter is read once rather than once a lexicon. :meth:`prepare` is told
+    which bundle, if any, a text's scans may use.
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class Scanner:
         backend: str | None = None,
         cache: DatabaseCache | None = None,
         hints: Mapping[str, Sequence[str]] | None = None,
+        bundles: Mapping[str, Sequence[str]] | None = None,
     ):
         self.patterns = list(patterns)
         self.backend = backend or available_backends()[0]
@@ -144,6 +152,7 @@ class Scanner:
         self._breaks: dict[str, str] = {}  # see breaks()
         self._prefilter: _Prefilter | None = None
         self._runs: _RunFinder | None = None  # finds long separator runs (Hyperscan)
+        self._bundles: dict[str, _Bundle] = {}
         if self.backend == "hyperscan":
             plans, new = _plans({group: by_group[group] for group in self.groups}, cache)
             # patterns planned in an earlier run were compiled and kept then too: each
@@ -158,6 +167,10 @@ class Scanner:
             self._prefilter = _Prefilter(plans, self.bits, cache, strings, by_group)
             if any(impl.shortens for impl in fast.values()):
                 self._runs = _RunFinder(cache)
+            for name, wanted in (bundles or {}).items():
+                together = [g for g in dict.fromkeys(wanted) if g in fast and fast[g].shortens]
+                if len(together) > 1:
+                    self._bundles[name] = _Bundle(together, by_group, plans, cache)
         else:
             self._impls.update((group, _Re(by_group[group])) for group in self.groups)
 
@@ -174,10 +187,13 @@ class Scanner:
             )
         return found
 
-    def prepare(self, text: str, possible: int | None = None) -> TextScan:
+    def prepare(
+        self, text: str, possible: int | None = None, bundle: str | None = None
+    ) -> TextScan:
         """The scans of ``text``; with ``possible``, the groups that may have hits
-        there are known already (it is part of a text whose first pass was done)."""
-        return TextScan(self, text, possible)
+        there are known already (it is part of a text whose first pass was done); with
+        ``bundle``, the groups a long text is scanned for together."""
+        return TextScan(self, text, possible, bundle)
 
     def scan(self, text: str) -> list[Hit]:
         """Every hit of every group in ``text``."""
@@ -192,11 +208,26 @@ class TextScan:
     text order (start, then end, then group name).
     """
 
-    __slots__ = ("_by_group", "_data", "_offsets", "_possible", "_short", "scanner", "text")
+    __slots__ = (
+        "_bundle",
+        "_by_group",
+        "_data",
+        "_offsets",
+        "_possible",
+        "_short",
+        "scanner",
+        "text",
+    )
 
-    def __init__(self, scanner: Scanner, text: str, possible: int | None = None):
+    def __init__(
+        self, scanner: Scanner, text: str, possible: int | None = None, bundle: str | None = None
+    ):
         self.scanner = scanner
         self.text = text
+        # the groups a text too long for a first pass is scanned for together, if any
+        self._bundle = (
+            scanner._bundles.get(bundle) if bundle and len(text) > FIRST_PASS_LIMIT else None
+        )
         self._data: bytes | None = None  # the UTF-8 text, for Hyperscan
         self._offsets: bytes | None = None  # marks UTF-8 continuation bytes, when any
         self._by_group: dict[str, list[Hit]] = {}
@@ -207,12 +238,21 @@ class TextScan:
         found = self._by_group.get(name)
         if found is None:
             impl = self.scanner._impls.get(name)
+            bundle = self._bundle
             if impl is None or not self.possible_bits() & self.scanner.bits[name]:
                 found = []
+            elif bundle is not None and name in bundle.groups:
+                self._bundle = None  # once: every group of it is known from now on
+                self._by_group.update(bundle.scan(self))
+                return self._by_group[name]
             else:
                 found = _leftmost_longest(impl.scan(self), name)
             self._by_group[name] = found
         return found
+
+    def known(self, name: str) -> bool:
+        """Whether the text has been scanned for the group already."""
+        return name in self._by_group
 
     def possible_bits(self) -> int:
         """The groups that may have hits (see :attr:`Scanner.bits`): all but those the
@@ -732,6 +772,48 @@ def _starts(python: re.Pattern[str], text: str, first: int, end: int, left: bool
         if python.fullmatch(text, start, end):
             starts.append(start)
     return starts
+
+
+class _Bundle:
+    """Several groups' patterns in one database: a long text is scanned for them all in
+    one pass (see :class:`Scanner`), and each group's hits are then reduced to
+    leftmost-longest as its own scan would reduce them."""
+
+    def __init__(
+        self,
+        groups: Sequence[str],
+        by_group: Mapping[str, Sequence[Pattern]],
+        plans: Mapping[str, GroupPlan],
+        cache: DatabaseCache | None,
+    ):
+        self.groups = frozenset(groups)
+        self.owners: list[tuple[str, int]] = []  # by pattern: its group and key
+        patterns: list[Pattern] = []
+        for group in groups:
+            for pattern in by_group[group]:
+                self.owners.append((group, pattern.key))
+                patterns.append(pattern._replace(key=len(patterns)))
+        parts = [plans[group] for group in groups]
+        plan = GroupPlan(
+            bounds=[b for part in parts for b in part.bounds],
+            expressions=[e for part in parts for e in part.expressions],
+            several=[s for part in parts for s in part.several],
+            compiled=[c for part in parts for c in part.compiled],
+            shortens=True,
+            bytewise=[b for part in parts for b in part.bytewise],
+            literals=None,
+            weak=[],
+            weak_literals=[],
+        )
+        self.impl = _Hyperscan(patterns, plan, cache, lazy=True)
+
+    def scan(self, scan: TextScan) -> dict[str, list[Hit]]:
+        spans: dict[str, list[Span]] = {group: [] for group in self.groups}
+        owners = self.owners
+        for start, negated_end, index in self.impl.scan(scan):
+            group, key = owners[index]
+            spans[group].append((start, negated_end, key))
+        return {group: _leftmost_longest(found, group) for group, found in spans.items()}
 
 
 class _RunFinder:
