@@ -140,8 +140,15 @@ class Context:
         """Whether ``fields`` are worth scanning on their own: much shorter than the
         joined text (which other selections may never need)."""
         names, starts = self.engine.scan_fields, self.starts
-        total = starts[-1] + len(self.field_text(names[-1])) if names else 0
-        wanted = sum(len(self.field_text(name)) for name in names if name in fields)
+        if not names:
+            return False
+        total = len(self.text_scan().text)  # the fields, each after the last's separator
+        ends = [start - len(FIELD_SEPARATOR) for start in starts[1:]] + [total]
+        wanted = sum(
+            end - start
+            for name, start, end in zip(names, starts, ends, strict=True)
+            if name in fields
+        )
         return wanted + APART < total
 
     def _field_hits(self, group: str, index: int) -> list[tuple[Hit, FieldHit]]:

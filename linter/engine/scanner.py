@@ -168,9 +168,9 @@ class Scanner:
             if any(impl.shortens for impl in fast.values()):
                 self._runs = _RunFinder(cache)
             for name, wanted in (bundles or {}).items():
-                together = [g for g in dict.fromkeys(wanted) if g in fast and fast[g].shortens]
+                together = {g: fast[g] for g in wanted if g in fast and fast[g].shortens}
                 if len(together) > 1:
-                    self._bundles[name] = _Bundle(together, by_group, plans, cache)
+                    self._bundles[name] = _Bundle(together, cache)
         else:
             self._impls.update((group, _Re(by_group[group])) for group in self.groups)
 
@@ -506,23 +506,15 @@ class _Hyperscan:
         cache: DatabaseCache | None,
         lazy: bool = False,
     ):
-        assert _hyperscan is not None
-        hs = _hyperscan
         self.patterns = patterns
+        self.plan = plan
+        self.cache = cache
         self.keys = [p.key for p in patterns]
         self.bounds = plan.bounds
         self.expressions = plan.expressions
         self.several = plan.several
         self._python: dict[int, re.Pattern[str]] = {}  # each pattern as `re`, when needed
         self.shortens = plan.shortens
-        flags = [
-            hs.HS_FLAG_SOM_LEFTMOST
-            | (0 if bytewise else hs.HS_FLAG_UTF8)
-            | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
-            for p, bytewise in zip(patterns, plan.bytewise, strict=True)
-        ]
-        expressions = [e.encode("utf-8") for e in plan.compiled]
-        self._compile = (expressions, flags, list(range(len(patterns))), cache)
         self.database: Any = None  # see load()
         self.scratch: Any = None
         if not lazy:
@@ -533,8 +525,18 @@ class _Hyperscan:
         the scanner was made ``lazy``, so that a run never pays for loading the groups
         its items never need scanning for."""
         if self.database is None:
-            self.database = _database(*self._compile)
-            self.scratch = _hyperscan.Scratch(self.database)
+            assert _hyperscan is not None
+            hs = _hyperscan
+            flags = [
+                hs.HS_FLAG_SOM_LEFTMOST
+                | (0 if bytewise else hs.HS_FLAG_UTF8)
+                | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
+                for p, bytewise in zip(self.patterns, self.plan.bytewise, strict=True)
+            ]
+            expressions = [e.encode("utf-8") for e in self.plan.compiled]
+            ids = list(range(len(self.patterns)))
+            self.database = _database(expressions, flags, ids, self.cache)
+            self.scratch = hs.Scratch(self.database)
         return self.database
 
     def __getstate__(self) -> dict[str, Any]:
@@ -779,38 +781,41 @@ class _Bundle:
     one pass (see :class:`Scanner`), and each group's hits are then reduced to
     leftmost-longest as its own scan would reduce them."""
 
-    def __init__(
-        self,
-        groups: Sequence[str],
-        by_group: Mapping[str, Sequence[Pattern]],
-        plans: Mapping[str, GroupPlan],
-        cache: DatabaseCache | None,
-    ):
+    def __init__(self, groups: Mapping[str, _Hyperscan], cache: DatabaseCache | None):
         self.groups = frozenset(groups)
+        self._parts = dict(groups)  # the groups' own scans, which the bundle is made of
+        self._cache = cache
+        self._impl: _Hyperscan | None = None  # made when first scanned with (see impl)
         self.owners: list[tuple[str, int]] = []  # by pattern: its group and key
-        patterns: list[Pattern] = []
-        for group in groups:
-            for pattern in by_group[group]:
-                self.owners.append((group, pattern.key))
-                patterns.append(pattern._replace(key=len(patterns)))
-        parts = [plans[group] for group in groups]
-        plan = GroupPlan(
-            bounds=[b for part in parts for b in part.bounds],
-            expressions=[e for part in parts for e in part.expressions],
-            several=[s for part in parts for s in part.several],
-            compiled=[c for part in parts for c in part.compiled],
-            shortens=True,
-            bytewise=[b for part in parts for b in part.bytewise],
-            literals=None,
-            weak=[],
-            weak_literals=[],
-        )
-        self.impl = _Hyperscan(patterns, plan, cache, lazy=True)
+
+    def impl(self) -> _Hyperscan:
+        """The groups' patterns as one group's, each keyed by its place among them."""
+        if self._impl is None:
+            patterns: list[Pattern] = []
+            for group, part in self._parts.items():
+                for pattern in part.patterns:
+                    self.owners.append((group, pattern.key))
+                    patterns.append(pattern._replace(key=len(patterns)))
+            plans = [part.plan for part in self._parts.values()]
+            plan = GroupPlan(
+                bounds=[b for p in plans for b in p.bounds],
+                expressions=[e for p in plans for e in p.expressions],
+                several=[s for p in plans for s in p.several],
+                compiled=[c for p in plans for c in p.compiled],
+                shortens=True,
+                bytewise=[b for p in plans for b in p.bytewise],
+                literals=None,
+                weak=[],
+                weak_literals=[],
+            )
+            self._impl = _Hyperscan(patterns, plan, self._cache, lazy=True)
+        return self._impl
 
     def scan(self, scan: TextScan) -> dict[str, list[Hit]]:
         spans: dict[str, list[Span]] = {group: [] for group in self.groups}
+        impl = self.impl()
         owners = self.owners
-        for start, negated_end, index in self.impl.scan(scan):
+        for start, negated_end, index in impl.scan(scan):
             group, key = owners[index]
             spans[group].append((start, negated_end, key))
         return {group: _leftmost_longest(found, group) for group, found in spans.items()}
