@@ -17,7 +17,8 @@ the next run whose key is the same. The key is made of everything they are made 
   overrides, working hours and the matching backend.
 
 A change to any of them makes a new key, and that run reads and compiles as before and
-keeps its result. A rule set with errors is never kept. An entry that does not load
+keeps its result; only the last few kept (:data:`KEPT`) stay in the store. A rule set
+with errors is never kept. An entry that does not load
 (damaged, or written by other code) is ignored. The Hyperscan databases are left out of
 the pickle and loaded again from their own cache entries.
 
@@ -43,9 +44,13 @@ from linter.engine import Engine
 _PREFIX = "engine-"
 
 
+KEPT = 4  # rule sets kept at once: a few setups in turn (a daemon's, a manual run's)
+
+
 class Store(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def put(self, key: str, data: bytes) -> None: ...
+    def forget_older(self, prefix: str, keep: int) -> None: ...
 
 
 def key(pack_dirs: Iterable[Path], contacts_file: str, options: object) -> str:
@@ -86,6 +91,8 @@ def keep(store: Store, name: str, ruleset: packs.RuleSet, engine: Engine) -> Non
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return  # something in it does not pickle (a plugin's rule?): not kept
     store.put(name, data)
+    # every edit of a rule or the contacts makes a new one (half a megabyte)
+    store.forget_older(_PREFIX, KEPT)
 
 
 @cache

@@ -56,6 +56,17 @@ class FileCache:
         except OSError:
             pass  # a cache is an optimisation; a read-only home must not fail a run
 
+    def forget_older(self, prefix: str, keep: int) -> None:
+        """Remove the entries whose keys start with ``prefix``, all but the ``keep``
+        written last."""
+        try:
+            entries = [e for e in os.scandir(self.folder) if e.name.startswith(prefix)]
+            entries.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
+            for entry in entries[keep:]:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # another run removed it first, or the folder is read-only
+
 
 class SetupError(Exception):
     """Configuration that cannot be used; carries every error found."""

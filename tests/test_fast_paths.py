@@ -697,6 +697,10 @@ def test_a_compiled_rule_set_is_kept_and_read_back_until_what_it_is_made_of_chan
     for entry in cache.glob("engine-*"):
         entry.write_bytes(b"not a pickle")  # damaged: ignored, and made again
     assert "CL101" not in prepared().engine.rule_ids and len(loads) == 5
+    for number in range(enginecache.KEPT + 2):  # the last few rule sets made stay kept
+        (pack / "XY101-drinks.yaml").write_text(rule.replace("Drinks", f"Round {number}"))
+        prepared()
+    assert len(list(cache.glob("engine-*"))) == enginecache.KEPT
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "XY102-bad.yaml").write_text("id: XY102\n", "utf-8")

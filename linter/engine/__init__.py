@@ -91,8 +91,12 @@ class Engine:
         # an item's scanned fields in one call, when there are two or more (see text_scan)
         self.read_fields = attrgetter(*self.scan_fields) if len(self.scan_fields) > 1 else None
         # what the rules of each kind scan a text for first: a newsletter is scanned
-        # for all of it at once (see gate.first_scans)
-        bundles = {kind: first_scans(self.by_kind[kind]) for kind in ("message", "event")}
+        # for all of it at once (see gate.first_scans); client names apart, so that the
+        # bundle's database outlives edits to the contact directory
+        bundles = {
+            kind: [group for group in first_scans(self.by_kind[kind]) if group != "contacts"]
+            for kind in ("message", "event")
+        }
         marker = {"marker": [suppress.MARKER_START]}
         self.scanner = Scanner(patterns, backend, cache, marker, bundles)
         # whether the scanned text holds every field a suppression marker may be in, so
