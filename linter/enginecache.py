@@ -5,7 +5,7 @@ engine: lexicon terms into patterns, the scanner's plans, the rule gate. Even wi
 parsed YAML and the Hyperscan databases read back from the cache (see
 :mod:`linter.yamlcache` and :class:`linter.engine.scanner.DatabaseCache`), that is about
 35 ms, a fifth of a run over a day's mail. So the rule set and its engine are pickled
-into the caller's byte store as soon as they are made, and read back (about 8 ms) by
+into the caller's byte store as soon as they are made, and read back (about 7 ms) by
 the next run whose key is the same. The key is made of everything they are made of:
 
 * this package's code (the size and modification time of every module in it) and the
@@ -18,9 +18,9 @@ the next run whose key is the same. The key is made of everything they are made 
 
 A change to any of them makes a new key, and that run reads and compiles as before and
 keeps its result; only the last few kept (:data:`KEPT`) stay in the store. A rule set
-with errors is never kept. An entry that does not load
-(damaged, or written by other code) is ignored. The Hyperscan databases are left out of
-the pickle and loaded again from their own cache entries.
+with errors is never kept. An entry that does not load (damaged, or written by other
+code) is ignored. The Hyperscan databases are left out of the pickle and loaded again
+from their own cache entries.
 
 A pickle can hold code, so one is only ever read from the user's own cache folder
 (owner-only, see :class:`linter.lintrun.FileCache`), where this tool wrote it, as the
@@ -42,8 +42,6 @@ from linter import packs
 from linter.engine import Engine
 
 _PREFIX = "engine-"
-
-
 KEPT = 4  # rule sets kept at once: a few setups in turn (a daemon's, a manual run's)
 
 
