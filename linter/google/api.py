@@ -30,7 +30,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,17 @@ class Client:
             except Exception as exc:
                 failure = self._classify(exc)
             attempt = self._backoff(failure, attempt)
+
+    def pages(self, request: Callable[[str | None], Any], units: int = 1) -> Iterator[Any]:
+        """Every page of a listing, each one call (see :meth:`execute`): ``request``
+        makes the call for a page token, ``None`` for the first page."""
+        page: str | None = None
+        while True:
+            response = self.execute(request(page), units)
+            yield response
+            page = response.get("nextPageToken")
+            if not page:
+                return
 
     def batch(
         self, calls: Sequence[tuple[str, Any]], units: int = 1

@@ -97,22 +97,18 @@ class GcalSource(AccountBase):
             wanted = [wanted]
         if list(wanted) != ["all"]:
             return [str(c) for c in wanted]
-        found: list[str] = []
-        page: str | None = None
-        while True:
-            response = client.execute(
-                client.service.calendarList().list(
-                    maxResults=250, pageToken=page, fields=LIST_FIELDS, showHidden=False
-                )
+        listing = client.service.calendarList()
+        pages = client.pages(
+            lambda page: listing.list(
+                maxResults=250, pageToken=page, fields=LIST_FIELDS, showHidden=False
             )
-            found += [
-                str(entry["id"])
-                for entry in response.get("items", [])
-                if entry.get("id") and not entry.get("deleted")
-            ]
-            page = response.get("nextPageToken")
-            if not page:
-                return found
+        )
+        return [
+            str(entry["id"])
+            for response in pages
+            for entry in response.get("items", [])
+            if entry.get("id") and not entry.get("deleted")
+        ]
 
     def _full(self, client: api.Client, calendar: str, tokens: dict[str, Any]) -> Iterator[Batch]:
         now = self.now.astimezone(self.window.tz)

@@ -209,21 +209,19 @@ class GmailSource(AccountBase):
         added: dict[str, None] = {}  # ordered, without duplicates
         deleted: set[str] = set()
         history = start
-        page: str | None = None
-        while True:
-            response = client.execute(
-                client.service.users()
-                .history()
-                .list(
-                    userId="me",
-                    startHistoryId=start,
-                    historyTypes=["messageAdded", "messageDeleted"],
-                    maxResults=LIST_PAGE,
-                    pageToken=page,
-                    fields=HISTORY_FIELDS,
-                ),
-                api.GMAIL_UNITS["history"],
-            )
+        listing = client.service.users().history()
+        pages = client.pages(
+            lambda page: listing.list(
+                userId="me",
+                startHistoryId=start,
+                historyTypes=["messageAdded", "messageDeleted"],
+                maxResults=LIST_PAGE,
+                pageToken=page,
+                fields=HISTORY_FIELDS,
+            ),
+            api.GMAIL_UNITS["history"],
+        )
+        for response in pages:
             for record in response.get("history") or ():
                 for entry in record.get("messagesAdded") or ():
                     message = entry.get("message") or {}
@@ -236,9 +234,6 @@ class GmailSource(AccountBase):
                         deleted.add(str(message_id))
                         added.pop(str(message_id), None)
             history = str(response.get("historyId") or history)
-            page = response.get("nextPageToken")
-            if not page:
-                break
         fresh = list(added)
         if fresh and asks_more_than_labels(self.query):
             matching = self._matching(client, since)
@@ -255,25 +250,20 @@ class GmailSource(AccountBase):
 
     def _listed(self, client: api.Client, query: str) -> Iterator[list[str]]:
         """The ids ``query`` (and ``labels``) names, a page of up to 500 at a time."""
-        page: str | None = None
-        while True:
-            response = client.execute(
-                client.service.users()
-                .messages()
-                .list(
-                    userId="me",
-                    q=query or None,
-                    labelIds=self.labels or None,
-                    maxResults=LIST_PAGE,
-                    pageToken=page,
-                    fields=LIST_FIELDS,
-                ),
-                api.GMAIL_UNITS["list"],
-            )
+        listing = client.service.users().messages()
+        pages = client.pages(
+            lambda page: listing.list(
+                userId="me",
+                q=query or None,
+                labelIds=self.labels or None,
+                maxResults=LIST_PAGE,
+                pageToken=page,
+                fields=LIST_FIELDS,
+            ),
+            api.GMAIL_UNITS["list"],
+        )
+        for response in pages:
             yield [str(m["id"]) for m in response.get("messages") or () if m.get("id")]
-            page = response.get("nextPageToken")
-            if not page:
-                return
 
     def _wanted(self, client: api.Client, label_ids: Sequence[str]) -> bool:
         labels = set(label_ids)
