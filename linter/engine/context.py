@@ -265,13 +265,7 @@ class Context:
     def resolved(self, field: str) -> list[tuple[Participant, Contact | None]]:
         everyone = self._resolved
         if everyone is None:
-            item = self.item
-            if isinstance(item, ContactRecord):  # the record is its own contact
-                everyone = [(p, item.contact) for p in item.participants]
-            else:
-                contact_of = self.engine.contact_of
-                everyone = [(p, contact_of(p.address)) for p in item.participants]
-            self._resolved = everyone
+            everyone = self._resolved = list(self._resolving(self.item.participants))
         if field == "participants":
             return everyone
         sender = self.item.sender
@@ -293,6 +287,12 @@ class Context:
             people = item.recipients
         else:
             people = item.participants
+        yield from self._resolving(people)
+
+    def _resolving(
+        self, people: Iterable[Participant]
+    ) -> Iterator[tuple[Participant, Contact | None]]:
+        item = self.item
         if isinstance(item, ContactRecord):  # the record is its own contact
             for participant in people:
                 yield participant, item.contact

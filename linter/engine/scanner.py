@@ -101,6 +101,7 @@ class DatabaseCache(Protocol):
 _COMPILED: dict[str, Any] = {}  # this process's compiled databases, by pattern hash
 FIRST_PASS_LIMIT = 32 * 1024  # characters: a longer text goes without the first pass
 WEAK_LITERAL = 4  # bytes: a first-pass string this short is confirmed (see _Prefilter)
+WEAK = 1 << 16  # added to a group's number for its short strings' id in the first pass
 
 
 def available_backends() -> tuple[str, ...]:
@@ -999,9 +1000,6 @@ class _Prefilter:
         for number, _, _ in found:
             possible |= 1 << number
         return possible
-
-
-WEAK = 1 << 16  # added to a group's number for its short strings' id in the first pass
 
 
 def _bit_number(bit: int) -> int:
