@@ -298,7 +298,7 @@ class ParticipantPredicate(NamedTuple):
 def participant_check(modifier: str, value: Any) -> ParticipantCheck:
     """Build one check; ``value`` has already been validated by the rule loader. Checks
     are module functions with their settings bound (``partial``), not closures, so that
-    a compiled rule set can be kept between runs (see :mod:`linter.lintrun`)."""
+    a compiled rule set can be kept between runs (see :mod:`linter.enginecache`)."""
     if modifier in ("client", "me", "internal", "understandings|missing"):
         return partial(_PARTICIPANT_CHECKS[modifier], bool(value))
     if modifier in ("status", "relationship"):
@@ -352,12 +352,10 @@ class TimePredicate(NamedTuple):
 
     def test(self, context: Context) -> list[Evidence] | None:
         item = context.item
-        if item.start is None:
-            return None
-        all_day = bool(getattr(item, "all_day", False))
-        if not self.check(item.start, all_day, context):
+        if item.start is None or not self.holds(context):
             return None
         local = context.engine.hours.local(item.start)
+        all_day = getattr(item, "all_day", False)
         words = local.strftime("%a %d %b") if all_day else local.strftime("%a %d %b %H:%M")
         return [Evidence(self.selection, "start", words)]
 
