@@ -110,7 +110,7 @@ class Engine:
             kind: any(r.id in self.gate.needs for r in rules)
             for kind, rules in self.by_kind.items()
         }
-        self._may_fire: dict[tuple[str, int], list[Rule]] = {}
+        self._may_fire: dict[str, dict[int, list[Rule]]] = {kind: {} for kind in ITEM_KINDS}
         self._tracks_clients = bool(self.by_kind["contact"])  # for check_directory
         self._contacts: dict[str, Contact | None] = {}  # by address, see contact_of
 
@@ -171,13 +171,29 @@ class Engine:
         ``suppressed``, followed by findings about the markers themselves. Markers are
         looked for only where the first pass over the item's text says one may be."""
         context = Context(self, item)
-        if self._scans_markers and not context.text_scan().possible_bits() & self._marker_bit:
-            findings = self._evaluate(context)
-            return iter(findings) if findings else _NOTHING
-        found = suppress.markers(item)
+        kind = item.kind
+        if self._tracks_clients and kind != "contact":
+            # looked up when asked for (most addresses recur): see seen_clients
+            self._unseen.update(map(_ADDRESS, item.participants))
+            if len(self._unseen) >= LOOKUP_MEMO:
+                self._fold_seen()  # bounds the memory they take
+        if not self._scans_markers:
+            return self._marked(context, self.may_fire(context))
+        possible = context.text_scan().possible_bits()
+        rules = self._let_through(kind, possible) if self._gated[kind] else self.by_kind[kind]
+        if possible & self._marker_bit:
+            return self._marked(context, rules)
+        if not rules:  # most items end here
+            return _NOTHING
+        findings = self._evaluate(context, rules)
+        return iter(findings) if findings else _NOTHING
+
+    def _marked(self, context: Context, rules: list[Rule]) -> Iterator[Finding]:
+        """:meth:`check` on an item that may hold suppression markers."""
+        found = suppress.markers(context.item)
         if not found:
-            return iter(self._evaluate(context))
-        return suppress.apply(item, self._evaluate(context), found, self.rule_ids)
+            return iter(self._evaluate(context, rules))
+        return suppress.apply(context.item, self._evaluate(context, rules), found, self.rule_ids)
 
     def contact_of(self, address: str) -> Contact | None:
         """``directory.lookup(address)``, remembered for the run: a mailbox names the same
@@ -197,28 +213,26 @@ class Engine:
         kind = context.item.kind
         if not self._gated[kind]:
             return self.by_kind[kind]
-        possible = context.text_scan().possible_bits()
-        found = self._may_fire.get((kind, possible))
+        return self._let_through(kind, context.text_scan().possible_bits())
+
+    def _let_through(self, kind: str, possible: int) -> list[Rule]:
+        """:meth:`may_fire` for an item of ``kind`` whose text may hold the groups of
+        ``possible``, remembered by those bits."""
+        remembered = self._may_fire[kind]
+        found = remembered.get(possible)
         if found is None:
-            if len(self._may_fire) >= MAX_REMEMBERED:
-                self._may_fire.clear()
+            if len(remembered) >= MAX_REMEMBERED:
+                remembered.clear()
             blocked = self.gate.blocked_bits(possible)
-            found = self._may_fire[(kind, possible)] = [
+            found = remembered[possible] = [
                 rule for rule in self.by_kind[kind] if rule.id not in blocked
             ]
         return found
 
-    def _evaluate(self, context: Context) -> list[Finding]:
-        item = context.item
-        if self._tracks_clients and item.kind != "contact":
-            # looked up when asked for (most addresses recur): see seen_clients
-            self._unseen.update(map(_ADDRESS, item.participants))
-            if len(self._unseen) >= LOOKUP_MEMO:
-                self._fold_seen()  # bounds the memory they take
-        if not self.by_kind[item.kind]:
-            return []
+    def _evaluate(self, context: Context, rules: list[Rule]) -> list[Finding]:
+        """The findings of ``rules`` (those :meth:`may_fire` lets through) on the item."""
         findings: list[Finding] = []
-        for rule in self.may_fire(context):
+        for rule in rules:
             truths: dict[str, bool] = {}
 
             def truth(name: str, rule: Rule = rule, truths: dict[str, bool] = truths) -> bool:
@@ -242,7 +256,7 @@ class Engine:
                 title=rule.title,
                 severity=rule.severity,
                 message=render(rule, context, results),
-                item=ItemRef.of(item),
+                item=ItemRef.of(context.item),
                 contacts=tuple(c.label for c in context.clients),
                 evidence=evidence,
                 principles=rule.principles,
