@@ -36,7 +36,7 @@ from linter.engine.lexicon import Lexicon, form_pattern, term_patterns
 from linter.engine.predicates import MentionPredicate, labels
 from linter.engine.rules import Rule
 from linter.engine.scanner import DatabaseCache, Pattern, Scanner
-from linter.model import ITEM_KINDS, Contact, Evidence, Finding, Item, ItemRef
+from linter.model import ITEM_KINDS, Contact, Evidence, Finding, Item, ItemKind, ItemRef
 
 _ADDRESS = attrgetter("address")
 _NOTHING: Iterator[Finding] = iter(())  # what most items give: one empty iterator for all
@@ -110,7 +110,7 @@ class Engine:
             kind: any(r.id in self.gate.needs for r in rules)
             for kind, rules in self.by_kind.items()
         }
-        self._may_fire: dict[str, dict[int, list[Rule]]] = {kind: {} for kind in ITEM_KINDS}
+        self._may_fire: dict[ItemKind, dict[int, list[Rule]]] = {k: {} for k in ITEM_KINDS}
         self._tracks_clients = bool(self.by_kind["contact"])  # for check_directory
         self._contacts: dict[str, Contact | None] = {}  # by address, see contact_of
 
@@ -215,7 +215,7 @@ class Engine:
             return self.by_kind[kind]
         return self._let_through(kind, context.text_scan().possible_bits())
 
-    def _let_through(self, kind: str, possible: int) -> list[Rule]:
+    def _let_through(self, kind: ItemKind, possible: int) -> list[Rule]:
         """:meth:`may_fire` for an item of ``kind`` whose text may hold the groups of
         ``possible``, remembered by those bits."""
         remembered = self._may_fire[kind]
