@@ -6,9 +6,12 @@ or rule errors. Unreadable input files are reported and do not change the exit c
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -521,5 +524,29 @@ def doctor(config_path: str | None) -> None:
     sys.exit(EXIT_ERROR if failed else EXIT_CLEAN)
 
 
+def run() -> None:
+    """The console script: :func:`main`, then out of the process at once.
+
+    The interpreter's teardown would free every object of the run one by one (a kept
+    rule set alone is tens of thousands: 20 M instructions, as much as linting 40
+    messages) and run no handler this program needs: the output streams and the log are
+    flushed here, and every file the commands write is closed before they return.
+    """
+    try:
+        main(prog_name=Path(sys.argv[0]).name)
+    except SystemExit as exc:
+        code = exc.code
+    else:  # pragma: no cover - click's standalone mode always exits
+        code = EXIT_CLEAN
+    if code is not None and not isinstance(code, int):
+        click.echo(code, err=True)  # as the interpreter shows a message given to exit()
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing gets out
+            stream.flush()
+    os._exit(code or EXIT_CLEAN)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=Path(sys.argv[0]).name)
+    run()

@@ -140,4 +140,15 @@ def test_console_script_runs(practice: Path) -> None:
         check=False,
     )
     assert done.returncode == 1, done.stderr
-    assert json.loads(done.stdout.splitlines()[0])["rule"] == "CL102"
+    lines = done.stdout.splitlines()
+    assert json.loads(lines[0])["rule"] == "CL102"
+    # the script leaves by os._exit: everything written must still be out, codes kept
+    assert json.loads(done.stderr.splitlines()[-1])["summary"]["items"] == 2
+    misused = subprocess.run(
+        [str(script), "lint", str(mail), "--format", "yaml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert misused.returncode == 2 and "yaml" in misused.stderr
