@@ -14,7 +14,7 @@ import random
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,14 @@ from linter.engine.predicates import (
     NearPredicate,
     _close_pair,
 )
-from linter.engine.scanner import FIRST_PASS_LIMIT, Hit, Scanner, _fewest, available_backends
+from linter.engine.scanner import (
+    FIRST_PASS_LIMIT,
+    Hit,
+    Scanner,
+    Source,
+    _fewest,
+    available_backends,
+)
 from linter.engine.separators import (
     LONG_RUN,
     SHORT_RUN,
@@ -550,10 +557,10 @@ def test_plans_are_kept_only_once_their_databases_compiled(
     store = _Store()
     refused = scanner_module._database
 
-    def refuse_social(expressions: list[bytes], *args: object, **kwargs: object) -> object:
-        if any(b"drinks" in e for e in expressions):
+    def refuse_social(key: str, source: Callable[[], Source], *args: object) -> object:
+        if any(b"drinks" in e for e in source()[0]):
             raise RuntimeError("Hyperscan refuses a pattern")
-        return refused(expressions, *args, **kwargs)  # type: ignore[arg-type]
+        return refused(key, source, *args)  # type: ignore[arg-type]
 
     with monkeypatch.context() as patch:
         patch.setattr(scanner_module, "_COMPILED", {})

@@ -53,7 +53,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -343,20 +343,28 @@ def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+Source = tuple[list[bytes], list[int], list[int]]  # a database's expressions, flags, ids
+
+
+def _database_key(source: Source, literal: bool = False) -> str:
+    """The cache key of the database compiled from ``source``: worked out once, when a
+    scanner is made, and kept with it (hashing thousands of expressions at every start
+    would cost more than reading the database back)."""
+    assert _hyperscan is not None
+    what = (*source, _hyperscan.__version__) + (("literal",) if literal else ())
+    return f"hyperscan-{hashlib.sha256(repr(what).encode()).hexdigest()[:32]}"
+
+
 def _database(
-    expressions: list[bytes],
-    flags: list[int],
-    ids: list[int],
+    key: str,
+    source: Callable[[], Source],
     cache: DatabaseCache | None,
     literal: bool = False,
 ) -> Any:
-    """A compiled Hyperscan database (of plain strings, with ``literal``): from this
-    process, the cache, or compiled now."""
+    """The Hyperscan database kept under ``key`` (of plain strings, with ``literal``):
+    from this process, the cache, or compiled now from ``source()``."""
     assert _hyperscan is not None
     hs = _hyperscan
-    what = (expressions, flags, ids, hs.__version__) + (("literal",) if literal else ())
-    digest = hashlib.sha256(repr(what).encode()).hexdigest()
-    key = f"hyperscan-{digest[:32]}"
     database: Any = _COMPILED.get(key)
     if database is None and cache is not None:
         data = cache.get(key)
@@ -366,6 +374,7 @@ def _database(
             except Exception:  # a stale or damaged cache entry: compile afresh
                 database = None
     if database is None:
+        expressions, flags, ids = source()
         database = hs.Database(mode=hs.HS_MODE_BLOCK)
         database.compile(expressions=expressions, ids=ids, flags=flags, literal=literal)
         if cache is not None:
@@ -506,6 +515,7 @@ class _Hyperscan:
         plan: GroupPlan,
         cache: DatabaseCache | None,
         lazy: bool = False,
+        key: str | None = None,
     ):
         self.patterns = patterns
         self.plan = plan
@@ -518,8 +528,22 @@ class _Hyperscan:
         self.shortens = plan.shortens
         self.database: Any = None  # see load()
         self.scratch: Any = None
+        self.database_key = key or _database_key(self.source())
         if not lazy:
             self.load()
+
+    def source(self) -> Source:
+        """What the database is compiled from."""
+        assert _hyperscan is not None
+        hs = _hyperscan
+        flags = [
+            hs.HS_FLAG_SOM_LEFTMOST
+            | (0 if bytewise else hs.HS_FLAG_UTF8)
+            | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
+            for p, bytewise in zip(self.patterns, self.plan.bytewise, strict=True)
+        ]
+        expressions = [e.encode("utf-8") for e in self.plan.compiled]
+        return expressions, flags, list(range(len(self.patterns)))
 
     def load(self) -> Any:
         """The compiled database: made (or read back from the cache) on first use when
@@ -527,17 +551,8 @@ class _Hyperscan:
         its items never need scanning for."""
         if self.database is None:
             assert _hyperscan is not None
-            hs = _hyperscan
-            flags = [
-                hs.HS_FLAG_SOM_LEFTMOST
-                | (0 if bytewise else hs.HS_FLAG_UTF8)
-                | (hs.HS_FLAG_CASELESS if p.ignore_case else 0)
-                for p, bytewise in zip(self.patterns, self.plan.bytewise, strict=True)
-            ]
-            expressions = [e.encode("utf-8") for e in self.plan.compiled]
-            ids = list(range(len(self.patterns)))
-            self.database = _database(expressions, flags, ids, self.cache)
-            self.scratch = hs.Scratch(self.database)
+            self.database = _database(self.database_key, self.source, self.cache)
+            self.scratch = _hyperscan.Scratch(self.database)
         return self.database
 
     def __getstate__(self) -> dict[str, Any]:
@@ -809,7 +824,10 @@ class _Bundle:
                 weak=[],
                 weak_literals=[],
             )
-            self._impl = _Hyperscan(patterns, plan, self._cache, lazy=True)
+            # the bundle is compiled from its parts' sources, in order: their keys name it
+            parts = "|".join(part.database_key for part in self._parts.values())
+            key = f"hyperscan-bundle-{hashlib.sha256(parts.encode()).hexdigest()[:32]}"
+            self._impl = _Hyperscan(patterns, plan, self._cache, lazy=True, key=key)
         return self._impl
 
     def scan(self, scan: TextScan) -> dict[str, list[Hit]]:
@@ -822,6 +840,13 @@ class _Bundle:
         return {group: _leftmost_longest(found, group) for group, found in spans.items()}
 
 
+def _run_source() -> Source:
+    return [LONG_RUN_EXPRESSION.encode("ascii")], [0], [0]
+
+
+_RUN_KEY = _database_key(_run_source()) if _hyperscan is not None else ""
+
+
 class _RunFinder:
     """Where a text's long separator runs end (see :mod:`linter.engine.separators`)."""
 
@@ -831,7 +856,7 @@ class _RunFinder:
 
     def _load(self) -> None:
         assert _hyperscan is not None
-        self.database = _database([LONG_RUN_EXPRESSION.encode("ascii")], [0], [0], self.cache)
+        self.database = _database(_RUN_KEY, _run_source, self.cache)
         self.scratch = _hyperscan.Scratch(self.database)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -933,6 +958,10 @@ class _Prefilter:
                 [number for _, _, number in confirming],
                 False,
             )
+        self._keys = {
+            name: _database_key((expressions, flags, ids), literal)
+            for name, (expressions, flags, ids, literal) in self._sources.items()
+        }
         self._cache = cache
         self._every = sum(bits.values()) | sum(hints)
         self._load()
@@ -942,8 +971,12 @@ class _Prefilter:
         assert _hyperscan is not None
         loaded: dict[str, Any] = {}
         for name, (expressions, flags, ids, literal) in self._sources.items():
+
+            def source(given: Source = (expressions, flags, ids)) -> Source:
+                return given
+
             try:
-                loaded[name] = _database(expressions, flags, ids, self._cache, literal)
+                loaded[name] = _database(self._keys[name], source, self._cache, literal)
             except Exception:  # pragma: no cover - a Hyperscan refuses
                 if name == "hint":
                     raise
