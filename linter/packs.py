@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -200,6 +200,6 @@ def load(
                 continue
             override = (severities or {}).get(rule.id)
             if override:
-                rule = replace(rule, severity=Severity.parse(override))
+                rule = rule._replace(severity=Severity.parse(override))
             result.rules.append(rule)
     return result

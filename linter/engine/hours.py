@@ -14,18 +14,17 @@ outside working hours when its day is not a working day.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-@dataclass(frozen=True)
-class WorkingHours:
+class WorkingHours(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     days: frozenset[int] = frozenset(range(5))
     start: dt.time = dt.time(9)
     end: dt.time = dt.time(18)
-    tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    tz: dt.tzinfo = ZoneInfo("UTC")
 
     def local(self, moment: dt.datetime) -> dt.datetime:
         return moment.astimezone(self.tz) if moment.tzinfo else moment.replace(tzinfo=self.tz)

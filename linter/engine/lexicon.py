@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from linter.yamlfile import ConfigError, LocatedList, check_keys, expect_mapping
@@ -58,8 +57,7 @@ class Term(NamedTuple):  # a tuple: a rule set has a thousand, read at every sta
         return tuple(dict.fromkeys(f for f in forms if f))
 
 
-@dataclass(frozen=True, slots=True)
-class Lexicon:
+class Lexicon(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     name: str
     terms: tuple[Term, ...]
     description: str = ""
@@ -71,7 +69,7 @@ class Lexicon:
         have = {t.text for t in self.terms}
         terms = [t for t in self.terms if t.text not in gone]
         terms += [Term(normalise(t)) for t in add if normalise(t) not in have | gone]
-        return replace(self, terms=tuple(terms))
+        return self._replace(terms=tuple(terms))
 
 
 def normalise(term: str) -> str:

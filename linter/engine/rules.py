@@ -35,8 +35,7 @@ import datetime as dt
 import re
 import string
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from linter.engine import condition as conditions
 from linter.engine.hours import parse_days
@@ -96,8 +95,7 @@ _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SELECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     id: str
     name: str
     title: str
@@ -117,7 +115,7 @@ class Rule:
     placeholders: tuple[str, ...] = ()  # selections named in the message
     origin: str = ""
     line: int = 1
-    tests: tuple[Any, ...] = field(default=(), compare=False)
+    tests: tuple[Any, ...] = ()
     references: tuple[str, ...] = ()
 
 

@@ -54,7 +54,6 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -383,8 +382,7 @@ def _database(
     return database
 
 
-@dataclass(frozen=True)
-class GroupPlan:
+class GroupPlan(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     """What the Hyperscan backend works out from one group's patterns before compiling
     them: a pure function of the patterns, kept between runs (see :func:`_plans`)."""
 
@@ -482,7 +480,7 @@ def _keep_plans(cache: DatabaseCache | None, key: str, plans: Mapping[str, Group
     """Keep plans between runs, once every one of their databases compiled: a run that
     finds them kept takes it that the databases are kept too."""
     if cache is not None:
-        cache.put(key, json.dumps({g: asdict(p) for g, p in plans.items()}).encode("utf-8"))
+        cache.put(key, json.dumps({g: p._asdict() for g, p in plans.items()}).encode("utf-8"))
 
 
 def _code_version() -> str:

@@ -38,7 +38,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SEPARATOR_RUN = r"[\s\-]"
 SEPARATOR_CHARS = "\t\n\x0b\x0c\r -"
@@ -183,8 +183,7 @@ def _class_end(expression: str, start: int) -> int:
     return -1
 
 
-@dataclass(frozen=True, slots=True)
-class Shortened:
+class Shortened(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     """A text (UTF-8) with its long separator runs cut to :data:`SHORT_RUN`."""
 
     data: bytes

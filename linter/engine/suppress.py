@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from linter.model import Evidence, Finding, Item, ItemRef, Severity, fingerprint
 from linter.text import snippet
@@ -39,8 +40,7 @@ MISSING_REASON = ("CL001", "suppression-without-reason", "Suppression marker wit
 UNUSED = ("CL002", "unused-suppression", "Suppression marker that suppresses nothing")
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
+class Marker(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     rules: tuple[str, ...]
     reason: str
     field: str
