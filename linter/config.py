@@ -45,9 +45,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -112,24 +114,22 @@ class Config:
         return self.hours.tz
 
 
-@dataclass(frozen=True)
-class SourceSpec:
+class SourceSpec(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     """One entry of ``sources:``; ``options`` holds the keys a source kind adds."""
 
     type: str
     name: str
     path: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = MappingProxyType({})
     line: int = 0
 
 
-@dataclass(frozen=True)
-class DigestSettings:
+class DigestSettings(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     to: tuple[str, ...]
     sender: str
     at: dt.time = dt.time(7, 30)
     transport: str = "file"
-    smtp: dict[str, Any] = field(default_factory=dict)
+    smtp: Mapping[str, Any] = MappingProxyType({})
     file: str = ""
     send_when_empty: bool = False
 

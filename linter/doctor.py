@@ -16,7 +16,7 @@ import os
 import smtplib
 import sqlite3
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,7 @@ def checks(config_path: str | None) -> Iterator[Check]:
         yield from _digest(config.raw["digest"], config_path, config.base)
 
 
-def _google(name: str, options: dict[str, Any], scope: str, base: Path) -> Check:
+def _google(name: str, options: Mapping[str, Any], scope: str, base: Path) -> Check:
     """The account's token is there, owner-only, has the scope and Google refreshes it."""
     from linter.google import auth
 

@@ -15,8 +15,8 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import platformdirs
 
@@ -76,8 +76,7 @@ class SetupError(Exception):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
-@dataclass
-class Setup:
+class Setup(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
     config: config_module.Config
     engine: Engine
     window: Window
