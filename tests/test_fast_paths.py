@@ -36,6 +36,7 @@ from linter.engine.predicates import (
 from linter.engine.scanner import (
     FIRST_PASS_LIMIT,
     Hit,
+    Pattern,
     Scanner,
     Source,
     _fewest,
@@ -43,10 +44,8 @@ from linter.engine.scanner import (
 )
 from linter.engine.separators import (
     LONG_RUN,
-    SHORT_RUN,
     bounded,
     necessary_literals,
-    shorten_runs,
     without_separators,
 )
 from linter.model import Message, Problem
@@ -225,16 +224,23 @@ def test_breaks_are_characters_no_match_can_hold(expressions: list[str], breaks:
     assert scanner_module._breaks(expressions) == breaks
 
 
-def test_long_runs_are_cut_and_offsets_given_back() -> None:
-    dashes = b"\n" + b"-" * 40 + b"\n"
-    data = b"pay" + dashes + b"you in" + b" " * 30 + b"pints"
-    ends = [m.end() for m in re.finditer(rb"[\s\-]{17,}(?=\S)", data)]
-    short = shorten_runs(data, ends)
-    assert short.data == b"pay" + SHORT_RUN + b"you in" + SHORT_RUN + b"pints"
-    for word in (b"pay", b"you", b"in", b"pints"):
-        found = short.data.find(word)
-        assert data[short.original(found) :].startswith(word)
-        assert short.original(found + len(word)) == data.find(word) + len(word)
+@pytest.mark.parametrize("backend", available_backends())
+def test_the_words_of_a_phrase_are_at_most_eight_separators_apart(backend: str) -> None:
+    scanner = Scanner([Pattern("g", 0, r"\bpay[\s\-]+you[\s\-]+in[\s\-]+pints\b")], backend)
+    for gap, found in [
+        (" ", True),
+        ("\n\n", True),
+        (" -- ", True),
+        ("\n \t\n" * 2, True),  # eight
+        (" " * 9, False),  # layout, not a phrase: a table's padding
+        ("\n" + "-" * 40 + "\n", False),  # a ruled line
+        ("\n\n" * 5, False),
+    ]:
+        text = f"so we {'pay' + gap + 'you in pints'} then"
+        hits = scanner.scan(text)
+        assert bool(hits) is found, (backend, gap)
+        if found:  # offsets in the text as given
+            assert text[hits[0].start : hits[0].end] == "pay" + gap + "you in pints"
 
 
 @pytest.mark.parametrize(
@@ -287,7 +293,7 @@ def test_first_pass_confirms_short_strings_by_their_patterns(
 def test_first_pass_and_bounded_scans_change_no_hit() -> None:
     engine = _engine()
     fast = engine.scanner
-    plain = Scanner(fast.patterns, "re")  # no first pass, no bounds: every match as it is
+    plain = Scanner(fast.patterns, "re")  # no first pass: every match as it is
     terms = [
         t.text
         for lexicon in packs.load([packs.resolve("builtin", packs.data_dir())]).lexicons.values()
@@ -542,7 +548,7 @@ def test_scanner_plans_kept_between_runs_give_the_same_scanner(
         for group in made.groups:
             ours, theirs = made._impls[group], other._impls[group]
             assert vars(ours).keys() == vars(theirs).keys()
-            for name in ("bounds", "expressions", "several", "shortens"):
+            for name in ("bounds", "expressions", "several"):
                 assert getattr(ours, name) == getattr(theirs, name), (group, name)
         assert made._prefilter and other._prefilter
         assert made._prefilter.bits == other._prefilter.bits

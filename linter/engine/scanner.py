@@ -18,15 +18,14 @@ Two backends give the same answers:
   pattern that can match from two starts to one end has the others looked for here;
   and in UTF-8 mode it folds a few letters beyond ASCII case (the Kelvin sign as k), so
   such hits are confirmed with Python ``re``; plain ASCII patterns are scanned byte by
-  byte, which is faster and folds ASCII alone. Its patterns are
-  :func:`~linter.engine.separators.bounded`, with long separator runs cut from a copy
-  of the text first.
+  byte, which is faster and folds ASCII alone.
 * Python ``re``, one alternation per group of patterns, where no Hyperscan wheel
   exists.
 
 Both give a pattern the same meaning: ASCII ``\\w`` and ``\\s`` and ASCII case folding
 (a lexicon lists both cases of other letters itself: ``[éÉ]``), word boundaries in
-Unicode terms.
+Unicode terms, and the words of a phrase at most eight separators apart
+(:func:`~linter.engine.separators.bounded`).
 
 With Hyperscan, a cheap first pass comes before any of that (see
 :mod:`linter.engine.separators`): one scan of the text with its word separators
@@ -58,12 +57,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from linter.engine.separators import (
-    LONG_RUN_EXPRESSION,
     SEPARATOR_BYTES,
-    Shortened,
     bounded,
     necessary_literals,
-    shorten_runs,
     without_separators,
 )
 
@@ -119,11 +115,11 @@ class Scanner:
     texts hold one can be told apart at little or no extra cost.
 
     ``bundles`` name sets of groups that a text too long for a first pass is scanned
-    for together, in one database, as soon as one of them is needed (with Hyperscan;
-    for the groups that scan a text with its long runs cut): those the rules look for
-    first in any item of a kind (see :func:`~linter.engine.gate.first_scans`), so that
-    a newsletter is read once rather than once a lexicon. :meth:`prepare` is told
-    which bundle, if any, a text's scans may use.
+    for together, in one database, as soon as one of them is needed (with Hyperscan):
+    those the rules look for first in any item of a kind (see
+    :func:`~linter.engine.gate.first_scans`), so that a newsletter is read once rather
+    than once a lexicon. :meth:`prepare` is told which bundle, if any, a text's scans
+    may use.
     """
 
     def __init__(
@@ -151,7 +147,6 @@ class Scanner:
         self._impls: dict[str, _Hyperscan | _Re] = {}
         self._breaks: dict[str, str] = {}  # see breaks()
         self._prefilter: _Prefilter | None = None
-        self._runs: _RunFinder | None = None  # finds long separator runs (Hyperscan)
         self._bundles: dict[str, _Bundle] = {}
         if self.backend == "hyperscan":
             plans, new = _plans({group: by_group[group] for group in self.groups}, cache)
@@ -165,10 +160,8 @@ class Scanner:
             self._impls.update(fast)
             strings = {self.hint_bits[name]: found for name, found in (hints or {}).items()}
             self._prefilter = _Prefilter(plans, self.bits, cache, strings, by_group)
-            if any(impl.shortens for impl in fast.values()):
-                self._runs = _RunFinder(cache)
             for name, wanted in (bundles or {}).items():
-                together = {g: fast[g] for g in wanted if g in fast and fast[g].shortens}
+                together = {g: fast[g] for g in wanted if g in fast}
                 if len(together) > 1:
                     self._bundles[name] = _Bundle(together, cache)
         else:
@@ -214,7 +207,6 @@ class TextScan:
         "_data",
         "_offsets",
         "_possible",
-        "_short",
         "scanner",
         "text",
     )
@@ -232,7 +224,6 @@ class TextScan:
         self._offsets: bytes | None = None  # marks UTF-8 continuation bytes, when any
         self._by_group: dict[str, list[Hit]] = {}
         self._possible = possible  # the groups the first pass left possible
-        self._short: Shortened | None = None  # the text with long runs cut, for scans
 
     def group(self, name: str) -> list[Hit]:
         found = self._by_group.get(name)
@@ -288,15 +279,6 @@ class TextScan:
             if len(self._data) != len(self.text):
                 self._offsets = self._data.translate(_CONTINUATION_BYTES)
         return self._data
-
-    def shortened(self) -> Shortened:
-        """The UTF-8 text with its long separator runs cut (see
-        :mod:`linter.engine.separators`), for the bounded scans."""
-        if self._short is None:
-            data = self.encoded()
-            runs = self.scanner._runs
-            self._short = shorten_runs(data, runs.ends(data)) if runs else Shortened(data)
-        return self._short
 
     def char_offsets(self, byte_offsets: Iterable[int]) -> dict[int, int]:
         """The character offset of each byte offset (at character boundaries)."""
@@ -387,12 +369,13 @@ class GroupPlan(NamedTuple):  # a tuple: a dataclass has its methods generated a
     them: a pure function of the patterns, kept between runs (see :func:`_plans`)."""
 
     bounds: list[tuple[bool, bool]]  # whether each pattern wants a word boundary at its ends
-    expressions: list[str]  # each pattern without those boundaries
+    # each pattern without those boundaries, its separator runs bounded where that is
+    # safe (see linter.engine.separators): what it matches, with either backend
+    expressions: list[str]
     # Hyperscan reports one start (the leftmost) for each end of a pattern; a pattern
     # that can match from two starts to one end has the later starts looked for here
     several: list[bool]
-    compiled: list[str]  # what is compiled: the expressions, bounded where all can be
-    shortens: bool  # whether they are bounded, to scan a text with its long runs cut
+    compiled: list[str]  # what is compiled: the expressions, with ASCII word boundaries
     bytewise: list[bool]  # whether each compiled expression is scanned without UTF-8 mode
     literals: list[str] | None  # the first pass's strings, or None: always scanned
     # the patterns whose strings are too short to rule out much alone ("pub" is in
@@ -402,11 +385,12 @@ class GroupPlan(NamedTuple):  # a tuple: a dataclass has its methods generated a
 
     @classmethod
     def of(cls, patterns: Sequence[Pattern]) -> GroupPlan:
-        expressions = [_body(p.regex) for p in patterns]
+        bodies = [_body(p.regex) for p in patterns]
         # without separators, for the first pass; None where that cannot be done
-        rewritten = [without_separators(e) for e in expressions]
-        limited = [bounded(e, r is not None) for e, r in zip(expressions, rewritten, strict=True)]
-        shortens = all(e is not None for e in limited)
+        rewritten = [without_separators(b) for b in bodies]
+        expressions = [
+            bounded(b, r is not None) or b for b, r in zip(bodies, rewritten, strict=True)
+        ]
         found = [necessary_literals(r) if r else None for r in rewritten]
         literals: list[str] | None = None
         weak: list[int] = []
@@ -424,14 +408,12 @@ class GroupPlan(NamedTuple):  # a tuple: a dataclass has its methods generated a
             literals = _fewest_strings(strong)
             weak_literals = _fewest_strings(found[index] or [] for index in weak)
         bounds = [_bounds(p.regex) for p in patterns]
-        compiled = [e or "" for e in limited] if shortens else expressions
-        compiled = [_ascii_bounded(e, b) for e, b in zip(compiled, bounds, strict=True)]
+        compiled = [_ascii_bounded(e, b) for e, b in zip(expressions, bounds, strict=True)]
         return cls(
             bounds=bounds,
             expressions=expressions,
-            several=[_several_starts(e) for e in expressions],
+            several=[_several_starts(b) for b in bodies],
             compiled=compiled,
-            shortens=shortens,
             bytewise=[_bytewise(e) for e in compiled],
             literals=literals,
             weak=weak,
@@ -502,9 +484,7 @@ class _Hyperscan:
 
     Word boundaries are checked here, in Unicode terms: Hyperscan's ``\\b`` is
     ASCII-only (wrong beside "é"), so it gets one only where that is a weaker test (see
-    :func:`_ascii_bounded`), to drop most matches inside longer words early. The
-    patterns are :func:`~linter.engine.separators.bounded` when all of the group's can
-    be, and then scan the text with its long runs cut (:meth:`TextScan.shortened`).
+    :func:`_ascii_bounded`), to drop most matches inside longer words early.
     """
 
     def __init__(
@@ -523,7 +503,6 @@ class _Hyperscan:
         self.expressions = plan.expressions
         self.several = plan.several
         self._python: dict[int, re.Pattern[str]] = {}  # each pattern as `re`, when needed
-        self.shortens = plan.shortens
         self.database: Any = None  # see load()
         self.scratch: Any = None
         self.database_key = key or _database_key(self.source())
@@ -557,15 +536,11 @@ class _Hyperscan:
         return _without_databases(self.__dict__)  # each loaded again when first needed
 
     def scan(self, scan: TextScan) -> list[Span]:
-        short = scan.shortened() if self.shortens else Shortened(scan.encoded())
         found: list[tuple[int, int, int]] = []
         database = self.database or self.load()
-        database.scan(short.data, _collect, context=found, scratch=self.scratch)
+        database.scan(scan.encoded(), _collect, context=found, scratch=self.scratch)
         if not found:
             return []
-        if short.after:  # offsets back into the text, past the cut runs
-            original = short.original
-            found = [(i, original(start), original(end)) for i, start, end in found]
         text = scan.text
         if scan._offsets is not None:
             chars = scan.char_offsets(offset for _, start, end in found for offset in (start, end))
@@ -816,7 +791,6 @@ class _Bundle:
                 expressions=[e for p in plans for e in p.expressions],
                 several=[s for p in plans for s in p.several],
                 compiled=[c for p in plans for c in p.compiled],
-                shortens=True,
                 bytewise=[b for p in plans for b in p.bytewise],
                 literals=None,
                 weak=[],
@@ -836,38 +810,6 @@ class _Bundle:
             group, key = owners[index]
             spans[group].append((start, negated_end, key))
         return {group: _leftmost_longest(found, group) for group, found in spans.items()}
-
-
-def _run_source() -> Source:
-    return [LONG_RUN_EXPRESSION.encode("ascii")], [0], [0]
-
-
-_RUN_KEY = _database_key(_run_source()) if _hyperscan is not None else ""
-
-
-class _RunFinder:
-    """Where a text's long separator runs end (see :mod:`linter.engine.separators`)."""
-
-    def __init__(self, cache: DatabaseCache | None):
-        self.cache = cache
-        self._load()
-
-    def _load(self) -> None:
-        assert _hyperscan is not None
-        self.database = _database(_RUN_KEY, _run_source, self.cache)
-        self.scratch = _hyperscan.Scratch(self.database)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return _without_databases(self.__dict__)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._load()
-
-    def ends(self, data: bytes) -> list[int]:
-        found: list[tuple[int, int, int]] = []
-        self.database.scan(data, _collect, context=found, scratch=self.scratch)
-        return [end - 1 for _, _, end in found]
 
 
 class _Prefilter:
@@ -1074,6 +1016,7 @@ class _Re:
             anywhere: list[_Member] = []
             for p in members:
                 body = _body(p.regex)
+                body = bounded(body) or body  # as Hyperscan's, see GroupPlan.expressions
                 member = (_python_regex(body, ignore_case), p, *_bounds(p.regex))
                 first = _first_characters(body, ignore_case)
                 for char in first if first is not None else ():

@@ -17,14 +17,12 @@ The rewriting is only done when it is provably safe: every other part of the
 expression must be unable to match a separator character. Anything this module does not
 recognise makes it give up (``None``), and the caller then simply skips the first pass.
 
-The exact scans use :func:`bounded` expressions instead: each run between two words
-is at most :data:`LONG_RUN` separators (``pay[\\s\\-]{1,8}you...``), which Hyperscan
-scans about five times faster, starts of matches included. They find every match whose
-runs are that short. A longer run (a line of dashes between two paragraphs) is first
-cut to two spaces in a copy of the text (:func:`shorten_runs`): a run between two
-words of a match is all of one ``[\\s\\-]+`` (its neighbours are no separators), which
-two spaces still fill and an optional ``[\\s\\-]?`` still refuses, so the copy holds the
-same matches, and :meth:`Shortened.original` gives back their offsets in the text.
+The exact scans, with either backend, use :func:`bounded` expressions wherever the
+rewriting is safe: the words of a phrase are at most :data:`LONG_RUN` separators apart
+(``pay[\\s\\-]{1,8}you...``). A longer run between two words (a ruled line of dashes,
+a table's padding, a stack of blank lines) is layout, not a phrase, and ends one.
+Hyperscan also scans bounded expressions about five times faster, starts of matches
+included, and needs no pass of its own to find the long runs.
 
 The bound stays well under 16: this Hyperscan misses matches of bounded repeats of 16
 and over (``a[\\s\\-]{1,16}proposal`` in ``"=\\ns=20\\nof such a\\nproposal"``), and of
@@ -34,22 +32,15 @@ and caseless); every bound up to 15 agrees with Python ``re`` in fuzzing.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
-from collections.abc import Iterable
-from typing import NamedTuple
 
 SEPARATOR_RUN = r"[\s\-]"
 SEPARATOR_CHARS = "\t\n\x0b\x0c\r -"
 SEPARATOR_BYTES = SEPARATOR_CHARS.encode("ascii")
 _QUANTIFIERS = "?*+"
 _SAFE_ESCAPED_CLASSES = "wd"  # \w and \d never match a separator (ASCII in Hyperscan)
-LONG_RUN = 8  # the most separators a bounded expression takes between two words (< 16!)
-# Hyperscan, without UTF-8 mode: a run of more than LONG_RUN separators, reported once
-# (at the end of the byte after it); a run that ends the text cannot be inside a match
-LONG_RUN_EXPRESSION = rf"[\s\-]{{{LONG_RUN + 1}}}[^\s\-]"
-SHORT_RUN = b"  "  # what a long run is cut to: two separators, as no `?` takes
+LONG_RUN = 8  # the most separators between two words of a phrase (< 16!)
 
 
 # words and separator runs only, the shape of most lexicon forms: rewritten directly
@@ -181,53 +172,3 @@ def _class_end(expression: str, start: int) -> int:
             return -1
         position += 1
     return -1
-
-
-class Shortened(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
-    """A text (UTF-8) with its long separator runs cut to :data:`SHORT_RUN`."""
-
-    data: bytes
-    after: tuple[int, ...] = ()  # where each cut run ends, in ``data``
-    shift: tuple[int, ...] = ()  # bytes taken out up to and including each cut run
-
-    def original(self, offset: int) -> int:
-        """The offset in the text of an offset in ``data`` (not inside a cut run)."""
-        if not self.after:
-            return offset
-        index = bisect.bisect_right(self.after, offset) - 1
-        return offset if index < 0 else offset + self.shift[index]
-
-
-def shorten_runs(data: bytes, ends: Iterable[int]) -> Shortened:
-    """``data`` with each run of separators that ends at one of ``ends`` (offsets, in
-    order, of the byte after a run) cut to :data:`SHORT_RUN`."""
-    parts: list[bytes | memoryview] = []
-    after: list[int] = []
-    shift: list[int] = []
-    copied = removed = 0
-    view = memoryview(data)  # slices of it are not copied until the join
-    for end in ends:
-        start = _run_start(data, end)
-        if start < copied or end - start <= len(SHORT_RUN):
-            continue
-        parts += (view[copied:start], SHORT_RUN)
-        removed += end - start - len(SHORT_RUN)
-        after.append(end - removed)
-        shift.append(removed)
-        copied = end
-    if not parts:
-        return Shortened(data)
-    parts.append(view[copied:])
-    return Shortened(b"".join(parts), tuple(after), tuple(shift))
-
-
-def _run_start(data: bytes, end: int) -> int:
-    """Where the run of separators ending at ``end`` starts."""
-    position = end
-    while position > 0:
-        chunk = data[max(0, position - 256) : position]
-        kept = len(chunk.rstrip(SEPARATOR_BYTES))
-        if kept:
-            return position - len(chunk) + kept
-        position -= len(chunk)
-    return 0
