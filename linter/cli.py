@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from linter import baseline, lintrun, packs
+from linter import lintrun, packs
 from linter.model import FINDING_STATUSES, Finding, Severity
 from linter.report import registry as reporters
 from linter.yamlfile import ConfigError
@@ -94,7 +94,11 @@ def lint(
     """Lint .ics files, mbox files, Maildir folders and .eml files (folders are walked)."""
     try:
         setup = lintrun.prepare(config_path, contacts, rule_packs, since, until)
-        accepted = baseline.load(baseline_path) if baseline_path else None
+        accepted = None
+        if baseline_path:  # the baseline module is imported by the runs that use one
+            from linter import baseline
+
+            accepted = baseline.load(baseline_path)
     except lintrun.SetupError as exc:
         _fail(list(exc.errors))
         return
@@ -117,6 +121,8 @@ def lint(
     gc.freeze()
     summary = lintrun.run(setup, paths, reporter, Severity.parse(min_severity), accepted, collected)
     if write_baseline and collected is not None:
+        from linter import baseline
+
         count = baseline.write(write_baseline, collected)
         click.echo(f"wrote {count} findings to the baseline {write_baseline}", err=True)
         sys.exit(EXIT_CLEAN)

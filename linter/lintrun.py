@@ -16,20 +16,22 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import platformdirs
 
 from linter import config as config_module
 from linter import contacts as contacts_module
 from linter import enginecache, packs, yamlfile
-from linter.baseline import Baseline
 from linter.engine import Engine
 from linter.model import Finding, Problem, Severity
 from linter.report import Reporter, Summary
 from linter.sources import Window, chunks, iter_items
 from linter.yamlcache import ParsedDocuments
 from linter.yamlfile import ConfigError
+
+if TYPE_CHECKING:  # imported by the runs that use a baseline (see linter.cli)
+    from linter.baseline import Baseline
 
 
 class FileCache:
