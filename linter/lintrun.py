@@ -188,15 +188,18 @@ def run(
         summary.count(finding)
         reporter.finding(finding)
 
+    check = setup.engine.check
+    items = 0
     for chunk in chunks(iter_items(paths, setup.window)):
         for output in chunk:
             if isinstance(output, Problem):
                 summary.problems += 1
                 reporter.problem(output)
                 continue
-            summary.items += 1
-            for finding in setup.engine.check(output):
+            items += 1
+            for finding in check(output):
                 emit(finding)
+    summary.items = items
     for finding in setup.engine.check_directory(only_seen=True):
         emit(finding)
     if accepted is not None:
