@@ -26,7 +26,7 @@ from linter.engine import Engine
 from linter.engine import context as context_module
 from linter.engine import scanner as scanner_module
 from linter.engine.context import WINDOWED, Context, FieldHit
-from linter.engine.gate import Gate, first_scans, rule_needs
+from linter.engine.gate import Gate, first_scans, preconditions, rule_needs
 from linter.engine.predicates import (
     MAX_WORD_LENGTH,
     MentionPredicate,
@@ -39,6 +39,7 @@ from linter.engine.scanner import (
     Pattern,
     Scanner,
     Source,
+    TextScan,
     _fewest,
     available_backends,
 )
@@ -48,7 +49,7 @@ from linter.engine.separators import (
     necessary_literals,
     without_separators,
 )
-from linter.model import Message, Problem
+from linter.model import Message, Participant, Problem
 from linter.sources import chunks, mime
 from linter.sources.mbox import _unescape_from
 from linter.text import split_reply
@@ -353,6 +354,66 @@ def test_the_groups_rules_scan_for_first_are_found_in_rule_order() -> None:
     assert found[:3] == ["lexicon:social", "lexicon:advice-request", "lexicon:favour"]
     assert {"contacts", "lexicon:connection-request", "lexicon:scope-creep"} <= set(found)
     assert not {"lexicon:problem", "lexicon:business"} & set(found)
+
+
+def test_what_a_rule_tests_before_it_reads_the_text_is_known() -> None:
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    by_id = {r.id: r for r in ruleset.rules}
+    assert preconditions(by_id["CL103"]) == (("former", True),)
+    assert preconditions(by_id["CL110"]) == (("friend", True),)
+    assert preconditions(by_id["CL112"]) == (
+        ("me", True),
+        ("outsider", True),
+        ("client_recipient", False),
+    )
+    assert preconditions(by_id["CL109"]) == ()  # `from_client` may read the title
+
+
+@needs_hyperscan
+@pytest.mark.parametrize(
+    ("status", "relationship", "left_out"),
+    [
+        ("active", "professional", {"lexicon:advice-request", "lexicon:scope-creep"}),
+        ("former", "friend", set()),
+    ],
+)
+def test_a_newsletter_is_scanned_together_only_for_what_its_rules_may_look_for(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    status: str,
+    relationship: str,
+    left_out: set[str],
+) -> None:
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text(
+        "me: [sam@studio.example]\nclients:\n"
+        f"  - {{name: Dana, emails: [dana@acme.example], status: {status},"
+        f" relationship: {relationship}}}\n"
+    )
+    ruleset = packs.load([packs.resolve("builtin", packs.data_dir())])
+    engine = Engine(ruleset.rules, ruleset.lexicons, load_contacts(str(contacts)))
+    bundle = engine.scanner._bundles["message"]
+    texts = [t for t in _long_texts(random.Random(5), 6) if len(t) > FIRST_PASS_LIMIT]
+    found = 0
+    for index, text in enumerate(texts):
+        message = Message(
+            source="s",
+            locator=str(index),
+            id=str(index),
+            title="News",
+            body=text,
+            sender=Participant("dana@acme.example", role="from"),
+            recipients=(Participant("sam@studio.example"),),
+        )
+        scan = Context(engine, message).text_scan()
+        together = scan._bundle.groups if scan._bundle else frozenset()
+        assert together == bundle.groups - left_out
+        narrowed = list(engine.check(message))
+        with monkeypatch.context() as patch:  # every group of the bundle at once
+            patch.setattr(TextScan, "narrow", lambda self, groups: None)
+            assert list(engine.check(message)) == narrowed
+        found += len(narrowed)
+    assert found  # the texts hold what the rules look for: the comparison means something
 
 
 @needs_hyperscan

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 from linter.contacts import Directory, records
 from linter.engine import suppress
 from linter.engine.context import Context
-from linter.engine.gate import MAX_REMEMBERED, Gate, first_scans
+from linter.engine.gate import MAX_REMEMBERED, Gate, first_scans, preconditions
 from linter.engine.hours import WorkingHours
 from linter.engine.lexicon import Lexicon, form_pattern, term_patterns
 from linter.engine.predicates import MentionPredicate, labels
@@ -93,9 +93,16 @@ class Engine:
         # what the rules of each kind scan a text for first: a newsletter is scanned
         # for all of it at once (see gate.first_scans); client names apart, so that the
         # bundle's database outlives edits to the contact directory
-        bundles = {
+        kinds: tuple[ItemKind, ...] = ("message", "event")
+        bundles: dict[str, list[str]] = {
             kind: [group for group in first_scans(self.by_kind[kind]) if group != "contacts"]
-            for kind in ("message", "event")
+            for kind in kinds
+        }
+        # and of each rule, what it scans for first once what it tests before holds:
+        # a newsletter is scanned together for the groups of the rules that may get there
+        self._first_scans = {
+            kind: [(rule, preconditions(rule), first_scans([rule])) for rule in self.by_kind[kind]]
+            for kind in kinds
         }
         marker = {"marker": [suppress.MARKER_START]}
         self.scanner = Scanner(patterns, backend, cache, marker, bundles)
@@ -206,6 +213,16 @@ class Engine:
                 self._contacts.clear()
             found = self._contacts[address] = self.directory.lookup(address)
             return found
+
+    def first_scans_of(self, context: Context) -> set[str]:
+        """The groups the rules for the item's kind may scan its text for first: those
+        of the rules whose :func:`~linter.engine.gate.preconditions` hold on it (a rule
+        for former clients never reads a newsletter from a current one)."""
+        found: set[str] = set()
+        for rule, needs, groups in self._first_scans.get(context.item.kind, ()):
+            if all(rule.selections[name].holds(context) == wanted for name, wanted in needs):
+                found.update(groups)
+        return found
 
     def may_fire(self, context: Context) -> list[Rule]:
         """The rules for the item's kind, less those that cannot fire on it for want of

@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from linter.engine.predicates import MAX_EVIDENCE
-from linter.engine.scanner import Hit, TextScan
+from linter.engine.scanner import FIRST_PASS_LIMIT, Hit, TextScan
 from linter.model import Contact, ContactRecord, Evidence, Item, Participant
 from linter.text import snippet
 
@@ -83,6 +83,8 @@ class Context:
             if text is None:
                 text = FIELD_SEPARATOR.join([self.field_text(n) for n in engine.scan_fields])
             scan = self._scan = TextScan(engine.scanner, text, None, self.item.kind)
+            if len(text) > FIRST_PASS_LIMIT:  # scanned together for what may be needed
+                scan.narrow(engine.first_scans_of(self))
         return scan
 
     @property

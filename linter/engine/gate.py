@@ -18,6 +18,10 @@ What a rule needs is worked out soundly and conservatively:
 
 So a rule is only skipped when its condition is false whatever its other selections
 say: the findings are the same as without the gate.
+
+A text too long for the first pass is scanned at once for what the rules look for
+first (:func:`first_scans`), but only for the rules whose :func:`preconditions` (the
+participant tests a condition makes before it reads the text) hold on the item.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from linter.engine.predicates import HitsPredicate, MentionPredicate, NearPredicate
+from linter.engine.predicates import (
+    HitsPredicate,
+    MentionPredicate,
+    NearPredicate,
+    RegexPredicate,
+)
 
 if TYPE_CHECKING:
     from linter.engine.rules import Rule
@@ -195,3 +204,31 @@ def _first_scan(selection: Any, known: Collection[str]) -> tuple[str, ...] | Non
         if isinstance(predicate, MentionPredicate):
             return ("contacts",)
     return None
+
+
+def preconditions(rule: Rule) -> tuple[tuple[str, bool], ...]:
+    """The selections the rule's condition tests before any that scans text, each with
+    what it must be for the rule to fire: the leading terms (``client``, ``not mine``)
+    of a condition that is a chain of ``and``, up to the first that reads the text.
+    Where one of them is otherwise, the rule never scans the text of the item."""
+    condition = rule.condition
+    terms = condition.children if condition.op == "and" else (condition,)
+    found: list[tuple[str, bool]] = []
+    for term in terms:
+        wanted = term.op != "not"
+        name = term if wanted else term.children[0]
+        if name.op != "name" or _reads_text(rule.selections[name.name]):
+            break
+        found.append((name.name, wanted))
+    return tuple(found)
+
+
+def _reads_text(selection: Any) -> bool:
+    """Whether a selection may read the text (one of a kind unknown here: yes)."""
+    alternatives = getattr(selection, "alternatives", None)
+    if alternatives is None:
+        return True
+    return any(isinstance(p, _TEXT_PREDICATES) for predicates in alternatives for p in predicates)
+
+
+_TEXT_PREDICATES = (HitsPredicate, NearPredicate, MentionPredicate, RegexPredicate)

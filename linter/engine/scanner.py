@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -148,6 +148,7 @@ class Scanner:
         self._breaks: dict[str, str] = {}  # see breaks()
         self._prefilter: _Prefilter | None = None
         self._bundles: dict[str, _Bundle] = {}
+        self._narrowed: dict[frozenset[str], _Bundle | None] = {}  # see narrowed()
         if self.backend == "hyperscan":
             plans, new = _plans({group: by_group[group] for group in self.groups}, cache)
             # patterns planned in an earlier run were compiled and kept then too: each
@@ -166,6 +167,17 @@ class Scanner:
                     self._bundles[name] = _Bundle(together, cache)
         else:
             self._impls.update((group, _Re(by_group[group])) for group in self.groups)
+
+    def narrowed(self, bundle: _Bundle, groups: Collection[str]) -> _Bundle | None:
+        """The part of ``bundle`` made of ``groups``, or ``None`` when fewer than two
+        of them are in it (each made once, and compiled when first scanned with)."""
+        kept = frozenset(groups) & bundle.groups
+        if kept == bundle.groups:
+            return bundle
+        if kept not in self._narrowed:
+            parts = {g: impl for g, impl in bundle.parts.items() if g in kept}
+            self._narrowed[kept] = _Bundle(parts, bundle.cache) if len(parts) > 1 else None
+        return self._narrowed[kept]
 
     def breaks(self, group: str) -> str:
         """Characters no hit of ``group`` can hold, and none that is part of a word:
@@ -240,6 +252,12 @@ class TextScan:
                 found = _leftmost_longest(impl.scan(self), name)
             self._by_group[name] = found
         return found
+
+    def narrow(self, groups: Collection[str]) -> None:
+        """Scan a long text for only ``groups`` of its bundle together, should one of
+        them be needed (any other alone): the caller knows the rest will not be."""
+        if self._bundle is not None:
+            self._bundle = self.scanner.narrowed(self._bundle, groups)
 
     def known(self, name: str) -> bool:
         """Whether the text has been scanned for the group already."""
@@ -772,8 +790,8 @@ class _Bundle:
 
     def __init__(self, groups: Mapping[str, _Hyperscan], cache: DatabaseCache | None):
         self.groups = frozenset(groups)
-        self._parts = dict(groups)  # the groups' own scans, which the bundle is made of
-        self._cache = cache
+        self.parts = dict(groups)  # the groups' own scans, which the bundle is made of
+        self.cache = cache
         self._impl: _Hyperscan | None = None  # made when first scanned with (see impl)
         self.owners: list[tuple[str, int]] = []  # by pattern: its group and key
 
@@ -781,11 +799,11 @@ class _Bundle:
         """The groups' patterns as one group's, each keyed by its place among them."""
         if self._impl is None:
             patterns: list[Pattern] = []
-            for group, part in self._parts.items():
+            for group, part in self.parts.items():
                 for pattern in part.patterns:
                     self.owners.append((group, pattern.key))
                     patterns.append(pattern._replace(key=len(patterns)))
-            plans = [part.plan for part in self._parts.values()]
+            plans = [part.plan for part in self.parts.values()]
             plan = GroupPlan(
                 bounds=[b for p in plans for b in p.bounds],
                 expressions=[e for p in plans for e in p.expressions],
@@ -797,9 +815,9 @@ class _Bundle:
                 weak_literals=[],
             )
             # the bundle is compiled from its parts' sources, in order: their keys name it
-            parts = "|".join(part.database_key for part in self._parts.values())
+            parts = "|".join(part.database_key for part in self.parts.values())
             key = f"hyperscan-bundle-{hashlib.sha256(parts.encode()).hexdigest()[:32]}"
-            self._impl = _Hyperscan(patterns, plan, self._cache, lazy=True, key=key)
+            self._impl = _Hyperscan(patterns, plan, self.cache, lazy=True, key=key)
         return self._impl
 
     def scan(self, scan: TextScan) -> dict[str, list[Hit]]:
