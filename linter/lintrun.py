@@ -34,8 +34,21 @@ if TYPE_CHECKING:  # imported by the runs that use a baseline (see linter.cli)
     from linter.baseline import Baseline
 
 
+DAY = 86400  # seconds
+
+
 class FileCache:
-    """Compiled pattern databases under the user's cache folder (owner-only)."""
+    """Compiled pattern databases, parsed YAML and kept rule sets under the user's cache
+    folder (owner-only).
+
+    Every edit of a rule, lexicon or contact file makes new entries and leaves the old
+    ones unread, so :meth:`prune` removes, once a day, whatever no run has read for
+    :data:`KEPT_DAYS`; an entry read is marked as in use (its modification time, at
+    most once a day) however long ago it was written.
+    """
+
+    KEPT_DAYS = 30
+    MARK = ".pruned"  # when the folder was last pruned
 
     def __init__(self, folder: Path | None = None):
         self.folder = folder or Path(
@@ -43,8 +56,13 @@ class FileCache:
         )
 
     def get(self, key: str) -> bytes | None:
+        path = self.folder / key
         try:
-            return (self.folder / key).read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
+                if time.time() - os.fstat(handle.fileno()).st_mtime > DAY:
+                    os.utime(path)  # in use: see prune()
+            return data
         except OSError:
             return None
 
@@ -57,6 +75,29 @@ class FileCache:
             os.replace(handle.name, self.folder / key)
         except OSError:
             pass  # a cache is an optimisation; a read-only home must not fail a run
+
+    def prune(self, now: float | None = None) -> None:
+        """Remove the entries no run has read for :data:`KEPT_DAYS`, unless the folder
+        was pruned less than a day ago (one ``stat`` for most runs)."""
+        now = time.time() if now is None else now
+        mark = self.folder / self.MARK
+        try:
+            if now - mark.stat().st_mtime < DAY:
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        try:
+            for entry in os.scandir(self.folder):
+                if entry.name == self.MARK or not entry.is_file(follow_symlinks=False):
+                    continue
+                if entry.stat().st_mtime < now - self.KEPT_DAYS * DAY:
+                    os.unlink(entry.path)
+            mark.touch()
+            os.utime(mark, (now, now))
+        except OSError:
+            pass  # another run pruned it first, or the folder is read-only or missing
 
     def forget_older(self, prefix: str, keep: int) -> None:
         """Remove the entries whose keys start with ``prefix``, all but the ``keep``
@@ -157,6 +198,7 @@ def prepare(
         engine = Engine(ruleset.rules, ruleset.lexicons, directory, config.hours, backend, cache)
         if kept_as is not None:
             enginecache.keep(cache, kept_as, ruleset, engine)
+    cache.prune()
     return Setup(config, engine, window, ruleset)
 
 

@@ -14,6 +14,7 @@ import random
 import re
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -785,6 +786,30 @@ def test_a_compiled_rule_set_is_kept_and_read_back_until_what_it_is_made_of_chan
     key = enginecache.key([broken], str(contacts), "options")
     enginecache.keep(lintrun.FileCache(), key, packs.RuleSet(errors=["bad"]), kept.engine)
     assert enginecache.recall(lintrun.FileCache(), key) is None
+
+
+def test_entries_no_run_has_read_for_a_month_are_pruned_once_a_day(tmp_path: Path) -> None:
+    from linter import lintrun
+
+    cache = lintrun.FileCache(tmp_path)
+    now = time.time()
+    long_ago = now - lintrun.FileCache.KEPT_DAYS * lintrun.DAY - 60
+    for name in ("hyperscan-old", "hyperscan-read", "engine-old", "yaml-new"):
+        cache.put(name, b"x")
+    for name in ("hyperscan-old", "hyperscan-read", "engine-old"):
+        os.utime(tmp_path / name, (long_ago, long_ago))
+    assert cache.get("hyperscan-read") == b"x"  # read: in use, however old
+    cache.prune(now)
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != lintrun.FileCache.MARK)
+    assert left == ["hyperscan-read", "yaml-new"]
+    cache.put("plans-old", b"x")
+    os.utime(tmp_path / "plans-old", (long_ago, long_ago))
+    cache.prune(now + 3600)  # pruned an hour ago: not again yet
+    assert (tmp_path / "plans-old").exists()
+    cache.prune(now + 2 * lintrun.DAY)
+    assert not (tmp_path / "plans-old").exists()
+    assert (tmp_path / "hyperscan-read").exists()
+    lintrun.FileCache(tmp_path / "missing").prune()  # no folder yet: nothing to do
 
 
 RULE_OF_MY_OWN = """\
