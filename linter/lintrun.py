@@ -101,7 +101,7 @@ class FileCache:
 
     def forget_older(self, prefix: str, keep: int) -> None:
         """Remove the entries whose keys start with ``prefix``, all but the ``keep``
-        written last."""
+        written (or, a day or more after, read: see :meth:`get`) last."""
         try:
             entries = [e for e in os.scandir(self.folder) if e.name.startswith(prefix)]
             entries.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
