@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import gc
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -547,7 +546,8 @@ def run() -> None:
     if code is not None and not isinstance(code, int):
         click.echo(code, err=True)  # as the interpreter shows a message given to exit()
         code = 1
-    logging.shutdown()
+    if "logging" in sys.modules:  # the commands that log imported it: flush its handlers
+        sys.modules["logging"].shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing gets out
             stream.flush()

@@ -178,6 +178,24 @@ def test_a_stored_token_is_refreshed_and_written_back_owner_only(
     assert [g["grant_type"] for g in fake.oauth.grants] == ["refresh_token"]
 
 
+def test_a_token_that_cannot_be_written_back_still_works_and_is_logged(
+    fake: FakeGoogle,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    save_token(fake)
+
+    def read_only(path: Path, info: object) -> None:
+        raise PermissionError(13, "Read-only file system", str(path))
+
+    monkeypatch.setattr(auth, "save_token", read_only)
+    with caplog.at_level("WARNING", logger="clientline"):
+        credentials = auth.credentials(options(fake), [auth.GMAIL_READONLY])
+    assert credentials.valid
+    assert "event=token_not_saved" in caplog.text and "Read-only" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [

@@ -25,7 +25,6 @@ fake Google server the tests run on loopback; ``batch_uri`` follows it.
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
 import random
 import threading
@@ -287,6 +286,10 @@ class Client:
                     refused(f"account `{self.account}`", Exception(message or "401"), self.fix)
                 ) from None
             return Failure(status, reason, message or str(status), _retry_after(exc.resp))
+        # imported here, as httplib2 is below: every lint run loads this module with the
+        # source plugins, and http.client (with ssl) would be a twentieth of its start-up
+        import http.client
+
         if isinstance(exc, OSError | http.client.HTTPException):  # ConnectionError is an OSError
             return Failure(0, "connection", _one_line(exc))
         import httplib2

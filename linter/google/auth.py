@@ -25,7 +25,6 @@ CLI turns it into exit 2.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import tempfile
@@ -39,7 +38,6 @@ CALENDAR_READONLY = "https://www.googleapis.com/auth/calendar.readonly"
 GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 DEFAULT_ACCOUNT = "default"
-log = logging.getLogger("clientline")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9@._+-]")
 
 
@@ -211,6 +209,9 @@ def _user_token(
         try:
             save_token(path, json.loads(found.to_json()))
         except OSError as exc:  # a read-only token still works; it is refreshed each run
+            import logging  # here: every lint run loads this module, few log anything
+
+            log = logging.getLogger("clientline")
             log.warning("token=%s event=token_not_saved error=%r", path, str(exc))
     return found
 
