@@ -472,6 +472,12 @@ def test_clients_met_are_looked_up_when_asked_for() -> None:
     found = [f.item.title for f in engine.check_directory(only_seen=True)]
     assert found == ["Dana Ng (Acme Ltd)"]
     assert len(list(engine.check_directory())) == 2
+    auditing = _engine_with_default_pack(  # every correspondent a client, none by name
+        "me: [sam@studio.example]\nclients:\n"
+        "  - {name: Everyone, domains: ['*'], relationship: friend}\n"
+    )
+    list(auditing.check(_mail("Hello", to="dana@acme.example")))
+    assert not auditing._unseen and not list(auditing.check_directory(only_seen=True))
 
 
 def _engine_with_default_pack(directory: str = "me: [sam@studio.example]\n") -> Engine:

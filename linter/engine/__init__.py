@@ -118,7 +118,9 @@ class Engine:
             for kind, rules in self.by_kind.items()
         }
         self._may_fire: dict[ItemKind, dict[int, list[Rule]]] = {k: {} for k in ITEM_KINDS}
-        self._tracks_clients = bool(self.by_kind["contact"])  # for check_directory
+        # for check_directory, which speaks of named clients only: a directory of the
+        # wildcard alone (auditing all mail) has none to track
+        self._tracks_clients = bool(self.by_kind["contact"] and directory.named_clients)
         self._contacts: dict[str, Contact | None] = {}  # by address, see contact_of
 
     def _contact_patterns(self) -> Iterator[Pattern]:
@@ -151,7 +153,8 @@ class Engine:
 
     @property
     def seen_clients(self) -> set[str]:
-        """The keys of the clients among the participants of the items checked so far."""
+        """The keys of the named clients among the participants of the items checked so
+        far (none are kept track of when no rule is about the relationships)."""
         self._fold_seen()
         return self._seen
 
