@@ -54,7 +54,7 @@ import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from linter.model import Contact, Evidence, Participant
@@ -214,15 +214,30 @@ def _reach(within: int) -> int:
     return (within + 1) * MAX_WORD_LENGTH
 
 
+@cache
+def user_regex(pattern: str) -> Any:
+    """A user's regular expression (``re:``), compiled with RE2, which matches in linear
+    time (Python ``re`` where it is missing), once per process: a rule set read back
+    from the cache imports RE2 and compiles its expressions only if an item needs one."""
+    try:
+        import re2
+    except ImportError:  # pragma: no cover - google-re2 is a dependency
+        return re.compile(pattern)
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
 class RegexPredicate(NamedTuple):
     selection: str
     fields: tuple[str, ...]
-    regex: Any  # a compiled RE2 (or re) pattern
+    pattern: str  # compiled when first used (see user_regex)
 
     def test(self, context: Context) -> list[Evidence] | None:
+        regex = user_regex(self.pattern)
         for field in self.fields:
             text = context.field_text(field)
-            match = self.regex.search(text) if text else None
+            match = regex.search(text) if text else None
             if match:
                 return [context.make_evidence(self.selection, field, match.start(), match.end())]
         return None

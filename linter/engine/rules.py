@@ -58,6 +58,7 @@ from linter.engine.predicates import (
     participant_check,
     text_fields,
     time_check,
+    user_regex,
 )
 from linter.engine.scanner import Pattern
 from linter.model import ITEM_KINDS, Severity
@@ -449,19 +450,20 @@ class _SelectionCompiler:
         return value
 
 
-def compile_regex(pattern: str, path: str, mark: Mark) -> Any:
-    """Compile a user's regular expression with RE2, which matches in linear time."""
+def compile_regex(pattern: str, path: str, mark: Mark) -> str:
+    """``pattern``, once it compiles as :func:`~linter.engine.predicates.user_regex`
+    compiles it (with RE2, which matches in linear time)."""
     try:
         import re2
     except ImportError:  # pragma: no cover - google-re2 is a dependency
         try:
-            return re.compile(pattern)
+            user_regex(pattern)
         except re.error as exc:
             raise ConfigError(path, f"invalid regular expression: {exc}", mark) from None
-    options = re2.Options()
-    options.log_errors = False
+        return pattern
     try:
-        return re2.compile(pattern, options)
+        user_regex(pattern)
+        return pattern
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ConfigError(
