@@ -331,7 +331,7 @@ class _SelectionCompiler:
         if modifier == "re":
             if not isinstance(value, str) or not value:
                 raise ConfigError(self.path, "`re` takes one regular expression", mark)
-            return RegexPredicate(name, fields, compile_regex(value, self.path, mark))
+            return RegexPredicate(name, fields, valid_regex(value, self.path, mark))
         if modifier == "near":
             entry = expect_mapping(value, self.path, "`near`", mark)
             check_keys(entry, ("a", "b", "within", "same_paragraph"), self.path)
@@ -450,9 +450,9 @@ class _SelectionCompiler:
         return value
 
 
-def compile_regex(pattern: str, path: str, mark: Mark) -> str:
-    """``pattern``, once it compiles as :func:`~linter.engine.predicates.user_regex`
-    compiles it (with RE2, which matches in linear time)."""
+def valid_regex(pattern: str, path: str, mark: Mark) -> str:
+    """``pattern``, once it is known to compile as the rule will compile it when first
+    used (:func:`~linter.engine.predicates.user_regex`: RE2, linear time)."""
     try:
         import re2
     except ImportError:  # pragma: no cover - google-re2 is a dependency
