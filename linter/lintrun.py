@@ -10,6 +10,7 @@ a time (see :func:`linter.sources.chunks`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -60,11 +61,13 @@ class FileCache:
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-                if time.time() - os.fstat(handle.fileno()).st_mtime > DAY:
-                    os.utime(path)  # in use: see prune()
-            return data
+                stale = time.time() - os.fstat(handle.fileno()).st_mtime > DAY
         except OSError:
             return None
+        if stale:
+            with contextlib.suppress(OSError):  # a read-only cache is still read
+                os.utime(path)  # in use: see prune()
+        return data
 
     def put(self, key: str, data: bytes) -> None:
         try:

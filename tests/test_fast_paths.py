@@ -788,7 +788,9 @@ def test_a_compiled_rule_set_is_kept_and_read_back_until_what_it_is_made_of_chan
     assert enginecache.recall(lintrun.FileCache(), key) is None
 
 
-def test_entries_no_run_has_read_for_a_month_are_pruned_once_a_day(tmp_path: Path) -> None:
+def test_entries_no_run_has_read_for_a_month_are_pruned_once_a_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from linter import lintrun
 
     cache = lintrun.FileCache(tmp_path)
@@ -810,6 +812,13 @@ def test_entries_no_run_has_read_for_a_month_are_pruned_once_a_day(tmp_path: Pat
     assert not (tmp_path / "plans-old").exists()
     assert (tmp_path / "hyperscan-read").exists()
     lintrun.FileCache(tmp_path / "missing").prune()  # no folder yet: nothing to do
+    os.utime(tmp_path / "yaml-new", (long_ago, long_ago))
+
+    def read_only(*args: object) -> None:
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(os, "utime", read_only)
+    assert cache.get("yaml-new") == b"x"  # a cache that cannot be marked is still read
 
 
 RULE_OF_MY_OWN = """\
