@@ -96,7 +96,8 @@ class FileCache:
                 if entry.name == self.MARK or not entry.is_file(follow_symlinks=False):
                     continue
                 if entry.stat().st_mtime < now - self.KEPT_DAYS * DAY:
-                    os.unlink(entry.path)
+                    with contextlib.suppress(FileNotFoundError):  # another run's prune
+                        os.unlink(entry.path)
             mark.touch()
             os.utime(mark, (now, now))
         except OSError:
