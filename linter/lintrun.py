@@ -95,8 +95,8 @@ class FileCache:
             for entry in os.scandir(self.folder):
                 if entry.name == self.MARK or not entry.is_file(follow_symlinks=False):
                     continue
-                if entry.stat().st_mtime < now - self.KEPT_DAYS * DAY:
-                    with contextlib.suppress(FileNotFoundError):  # another run's prune
+                with contextlib.suppress(FileNotFoundError):  # another run's prune
+                    if entry.stat().st_mtime < now - self.KEPT_DAYS * DAY:
                         os.unlink(entry.path)
             mark.touch()
             os.utime(mark, (now, now))
