@@ -235,3 +235,16 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.level}: {self.message}"
+
+
+def printable(text: str) -> str:
+    """``text`` (a path, as a rule a file name) safe to print on one line and to store:
+    bytes that are not UTF-8 (which Python keeps as surrogates) become ``\\xNN``, and
+    control characters such as a newline their escapes."""
+    if text.isprintable():
+        return text
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )

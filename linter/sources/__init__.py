@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from linter.model import Item, Problem
+from linter.model import Item, Problem, printable
 from linter.plugins import entry_points_in
 
 ENTRY_POINT_GROUP = "clientline.sources"
@@ -257,7 +257,7 @@ def chunks(
 
 def _iter_path(path: Path, window: Window) -> Iterator[Output]:
     if not path.exists():
-        yield Problem(str(path), "no such file or folder")
+        yield Problem(printable(str(path)), "no such file or folder")
         return
     source = source_for(path) or (sniff(path) if path.is_file() else None)
     if source is not None:
@@ -266,7 +266,7 @@ def _iter_path(path: Path, window: Window) -> Iterator[Output]:
         for child, child_source in _walk(path):
             yield from guarded(child_source(str(child), window).items, str(child))
     else:
-        yield Problem(str(path), "not a calendar or mailbox file this tool can read")
+        yield Problem(printable(str(path)), "not a calendar or mailbox file this tool can read")
 
 
 def sniff(path: Path) -> type[Source] | None:
@@ -310,6 +310,7 @@ def _walk(folder: Path) -> Iterator[tuple[Path, type[Source]]]:
 
 def guarded(produce: Callable[[], Iterator[Output]], where: str) -> Iterator[Output]:
     """Run a source; a bug or an OS error in it becomes a Problem, not a crash."""
+    where = printable(where)
     try:
         yield from produce()
     except OSError as exc:

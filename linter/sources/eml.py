@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from linter.model import Problem
+from linter.model import Problem, printable
 from linter.sources import Output, Window
 from linter.sources.mail import parse_message
 from linter.sources.mbox import MAX_MESSAGE_BYTES
@@ -34,13 +34,14 @@ class EmlSource:
 
 
 def read_message_file(path: Path, window: Window, folder: str | None) -> Iterator[Output]:
+    where = printable(str(path))
     size = path.stat().st_size
     if size > MAX_MESSAGE_BYTES:
-        yield Problem(str(path), f"message of {size // 1048576} MB skipped")
+        yield Problem(where, f"message of {size // 1048576} MB skipped")
         return
     if size == 0:
-        yield Problem(str(path), "empty file", level="warning")
+        yield Problem(where, "empty file", level="warning")
         return
-    item = parse_message(path.read_bytes(), str(path), "1", folder)
+    item = parse_message(path.read_bytes(), where, "1", folder and printable(folder))
     if isinstance(item, Problem) or not window.filter_messages or window.contains(item.start):
         yield item

@@ -27,12 +27,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
-from linter.model import Problem
+from linter.model import Problem, printable
 from linter.sources import Output, Window
 from linter.sources.mail import parse_message
 
 EXTENSIONS = (".mbox", ".mbx")
-_SEPARATOR = re.compile(rb"^From \S+\s+\S{3} \S{3}\s+\d{1,2} \d")
+# matched at a line start (``match`` from a position: no ``^``, which would only ever
+# match at the start of the buffer)
+_SEPARATOR = re.compile(rb"From \S+\s+\S{3} \S{3}\s+\d{1,2} \d")
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 
@@ -41,6 +43,7 @@ class MboxSource:
 
     def __init__(self, path: str, window: Window) -> None:
         self.path = path
+        self.where = printable(path)  # how items and problems name the file
         self.window = window
         self.start = 0  # where to begin reading: 0, or a message's offset (see Tail)
         self.first_line = 1
@@ -51,18 +54,18 @@ class MboxSource:
         return path.suffix.lower() in EXTENSIONS and path.is_file()
 
     def items(self) -> Iterator[Output]:
-        folder = Path(self.path).stem
+        folder = printable(Path(self.path).stem)
         for line_number, data, size, offset in messages(self.path, self.start, self.first_line):
             self.last = (offset, line_number)
             if data is None:
                 yield Problem(
-                    self.path,
+                    self.where,
                     f"message of {size // 1048576} MB skipped "
                     f"(limit {MAX_MESSAGE_BYTES // 1048576} MB)",
                     line_number,
                 )
                 continue
-            item = parse_message(data, self.path, str(line_number), folder)
+            item = parse_message(data, self.where, str(line_number), folder)
             if (
                 isinstance(item, Problem)
                 or not self.window.filter_messages
@@ -87,7 +90,12 @@ def messages(
 ) -> Iterator[tuple[int, bytes | None, int, int]]:
     """:func:`split_mbox` with each message's byte offset as a fourth value, reading from
     ``start`` (the offset of a ``From`` line whose line number is ``first_line``), so an
-    mbox that only grew can be read from its last message on."""
+    mbox that only grew can be read from its last message on.
+
+    Every byte is looked at a bounded number of times, so the cost is linear in the
+    file's size whatever its shape (a file of one endless line included), and the
+    buffer holds at most a block and a little more.
+    """
     with open(path, "rb") as handle:
         handle.seek(start)
         buffer, position = b"", 0
@@ -99,10 +107,11 @@ def messages(
         size = 0
         at_eof = False
         after_blank = True  # whether buffer[position] follows a blank line or opens the file
+        line_start = True  # whether buffer[position] begins a line
         while True:
-            cut = _next_separator(buffer, position, after_blank)
+            cut = _next_separator(buffer, position, after_blank, line_start)
             if cut == -1 and not at_eof:
-                # flush whole lines that cannot hold a separator's start, then read more
+                # flush what cannot hold a separator's start, then read more
                 keep = max(position, len(buffer) - SEPARATOR_LOOKBEHIND)
                 newline = buffer.rfind(b"\n", position, keep)
                 if newline >= position:
@@ -111,7 +120,10 @@ def messages(
                     )
                     size = _add(parts, buffer[position : newline + 1], size)
                     line += buffer.count(b"\n", position, newline + 1)
-                    position = newline + 1
+                    position, line_start = newline + 1, True
+                elif keep > position:  # one long line: no separator can begin inside it
+                    size = _add(parts, buffer[position:keep], size)
+                    position, line_start, after_blank = keep, False, False
                 block = handle.read(BLOCK)
                 at_eof = not block
                 base += position
@@ -119,24 +131,24 @@ def messages(
                 continue
             end = len(buffer) if cut == -1 else cut
             size = _add(parts, buffer[position:end], size)
-            if start_line or buffer[position:end].strip():
+            # text before the first From_ line is a message only when it is not blank
+            if start_line or size > MAX_MESSAGE_BYTES or any(part.strip() for part in parts):
                 yield (*_finish(start_line or line, parts, size), offset)
             if cut == -1:
                 return
             line += buffer.count(b"\n", position, cut)
             offset = base + cut
             end_of_from = buffer.find(b"\n", cut)
-            while end_of_from == -1 and not at_eof:
-                block = handle.read(BLOCK)
-                at_eof = not block
-                base += cut
-                buffer, cut = buffer[cut:] + block, 0
+            while end_of_from == -1 and not at_eof:  # the From_ line itself is not kept
+                base += len(buffer)
+                buffer, cut = handle.read(BLOCK), 0
+                at_eof = not buffer
                 end_of_from = buffer.find(b"\n")
             if end_of_from == -1:
                 return
             start_line = line
             line += 1
-            after_blank = False
+            after_blank, line_start = False, True
             position = end_of_from + 1
             parts, size = [], 0
 
@@ -145,11 +157,13 @@ BLOCK = 1 << 20
 SEPARATOR_LOOKBEHIND = 256
 
 
-def _next_separator(buffer: bytes, position: int, after_blank: bool) -> int:
+def _next_separator(buffer: bytes, position: int, after_blank: bool, line_start: bool) -> int:
     """Offset of the next From_ line: one after a blank line (or opening the file), or
     one that looks like ``From sender date``."""
-    if buffer.startswith(b"From ", position) and (
-        after_blank or _SEPARATOR.match(buffer, position)
+    if (
+        line_start
+        and buffer.startswith(b"From ", position)
+        and (after_blank or _SEPARATOR.match(buffer, position))
     ):
         return position
     found = buffer.find(b"\nFrom ", position)
@@ -211,13 +225,21 @@ HEAD_BYTES = 4096
 
 @dataclass(frozen=True)
 class Tail:
-    """Where the last read of an mbox ended, to tell an append from a rewrite."""
+    """Where a read of an mbox ended, to tell an append from a rewrite.
+
+    After a complete read, ``last`` fingerprints the last message (``offset`` to the
+    file's ``size``). After a read cut short (a run killed or past its deadline, see the
+    worker's batches), it fingerprints the first ``RESUME_BYTES`` of the last message
+    stored (``offset`` to ``end``), and ``scan`` is the scan that stored it.
+    """
 
     size: int
     offset: int  # of the last message's From line
     line: int
     head: str  # fingerprint of the first HEAD_BYTES
-    last: str  # fingerprint of the last message, offset to size
+    last: str  # fingerprint of offset to end
+    end: int = -1  # -1: the file's size
+    scan: int = 0
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -230,12 +252,18 @@ class Tail:
             return None
 
 
-def tail_of(path: str, offset: int, line: int) -> Tail:
-    """The tail of ``path`` as it is now, its last message starting at ``offset``."""
+RESUME_BYTES = 64 * 1024
+
+
+def tail_of(path: str, offset: int, line: int, partial: bool = False, scan: int = 0) -> Tail:
+    """The tail of ``path`` as it is now, its last message (read) starting at ``offset``;
+    ``partial`` for a read cut short there."""
     with open(path, "rb") as handle:
         head = handle.read(HEAD_BYTES)
         size = handle.seek(0, 2)
-        return Tail(size, offset, line, _digest(head), _region(handle, offset, size))
+        end = min(size, offset + RESUME_BYTES) if partial else size
+        region = _region(handle, offset, end)
+        return Tail(size, offset, line, _digest(head), region, end if partial else -1, scan)
 
 
 def grown(path: str, tail: Tail) -> bool:
@@ -246,6 +274,19 @@ def grown(path: str, tail: Tail) -> bool:
         if size <= tail.size or _digest(head[: tail.size]) != tail.head:
             return False
         return _region(handle, tail.offset, tail.size) == tail.last
+
+
+def resumable(path: str, tail: Tail) -> bool:
+    """Whether a read of ``path`` cut short at ``tail`` can go on from there: the file
+    begins as it did and still holds that last message where it was."""
+    if tail.end < 0:
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        size = handle.seek(0, 2)
+        if size < tail.end or _digest(head[: tail.size]) != tail.head:
+            return False
+        return _region(handle, tail.offset, tail.end) == tail.last
 
 
 def _region(handle: BinaryIO, start: int, end: int) -> str:
