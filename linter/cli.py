@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,26 @@ def _fail(errors: list[object]) -> None:
     for error in errors:
         click.echo(f"error: {error}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _uses_state(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that reads the state database: an error SQLite reports on the way (a
+    damaged page) is a clear error with exit 2, not a traceback with exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        import sqlite3
+
+        from linter import store as store_module
+
+        try:
+            command(*args, **kwargs)
+        except store_module.StoreError as exc:
+            _fail([exc])
+        except sqlite3.DatabaseError as exc:
+            _fail([store_module.damaged(next(iter(store_module.OPENED), "state.db"), exc)])
+
+    return wrapper
 
 
 @main.command()
@@ -315,11 +337,12 @@ def _worker_setup(config_path: str | None) -> lintrun.Setup:
 def _open_store(config_path: str | None) -> store_module.Store:
     from linter import config as config_module
     from linter import store as store_module
+    from linter import worker
 
     config_path = config_path or config_module.discover()
     try:
         config = config_module.load(config_path) if config_path else config_module.defaults()
-        return store_module.Store(config.state, create=False)
+        return worker.open_state(config, create=False)
     except (ConfigError, store_module.StoreError) as exc:
         _fail([exc])
         raise  # unreachable
@@ -327,9 +350,10 @@ def _open_store(config_path: str | None) -> store_module.Store:
 
 def _store_of(setup: lintrun.Setup) -> store_module.Store:
     from linter import store as store_module
+    from linter import worker
 
     try:
-        return store_module.Store(setup.config.state)
+        return worker.open_state(setup.config)
     except store_module.StoreError as exc:
         _fail([exc])
         raise  # unreachable: _fail exits
@@ -338,14 +362,20 @@ def _store_of(setup: lintrun.Setup) -> store_module.Store:
 @main.command("run")
 @_config_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; store and send nothing.")
-def run_command(config_path: str | None, dry_run: bool) -> None:
+@click.option(
+    "--adopt-state",
+    is_flag=True,
+    help="Use the state database even though it records another configuration (moved here).",
+)
+@_uses_state
+def run_command(config_path: str | None, dry_run: bool, adopt_state: bool) -> None:
     """One worker cycle: scan every source, lint what changed, store, send the digest."""
     from linter import store as store_module
     from linter import worker
 
     setup = _worker_setup(config_path)
     try:
-        report = worker.run_cycle(setup, dry_run=dry_run)
+        report = worker.run_cycle(setup, dry_run=dry_run, adopt=adopt_state)
     except store_module.StoreError as exc:
         _fail([exc])
         return
@@ -389,6 +419,7 @@ def daemon(config_path: str | None) -> None:
 @_config_option
 @click.option("--preview", type=click.Path(dir_okay=False), help="Write the next digest here.")
 @click.option("--send", is_flag=True, help="Send the digest now, due or not.")
+@_uses_state
 def digest(config_path: str | None, preview: str | None, send: bool) -> None:
     """Preview the next digest (HTML, and text beside it) or send it now."""
     from linter import worker
@@ -405,7 +436,7 @@ def digest(config_path: str | None, preview: str | None, send: bool) -> None:
         target.with_suffix(".txt").write_text(rendered.text, encoding="utf-8")
         click.echo(f"{rendered.subject}\nwrote {target} and {target.with_suffix('.txt')}")
     if send:
-        with worker.locked(setup.config.state), _store_of(setup) as store:
+        with worker.locked(worker.state_path(setup.config)), _store_of(setup) as store:
             click.echo(worker.deliver(setup, store, force=True))
 
 
@@ -416,6 +447,7 @@ def digest(config_path: str | None, preview: str | None, send: bool) -> None:
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json", "jsonl"]), default="text"
 )
+@_uses_state
 def findings(
     config_path: str | None, status: str | None, client: str | None, output_format: str
 ) -> None:
@@ -443,6 +475,7 @@ def findings(
 @click.argument("finding")
 @click.option("--reason", required=True, help="Why this is fine: kept as an audit trail.")
 @_config_option
+@_uses_state
 def ack(finding: str, reason: str, config_path: str | None) -> None:
     """Acknowledge a finding: it leaves future digests; reason and time are kept."""
     from linter import store as store_module

@@ -14,7 +14,8 @@
 
 The worker's keys, used by ``clientline run`` and ``clientline daemon``::
 
-    state: ~/.local/state/clientline/state.db   # default: the platform's state folder
+    state: ~/.local/state/clientline/state.db   # default: one database per configuration
+                                                 # file, in the platform's state folder
     sources:                                     # what the worker scans
       - {type: ics, path: calendar.ics}
       - {type: mbox, path: mailbox.mbox, name: inbox}   # name: how findings cite it
@@ -43,6 +44,7 @@ error names ``file:line:col`` and what was expected.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -100,6 +102,7 @@ class Config:
     until: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     state: str = ""
+    legacy_state: str = ""  # the one default database older versions shared (see state_path)
     sources: list[SourceSpec] = field(default_factory=list)
     digest: DigestSettings | None = None
     scan_every: dt.timedelta = dt.timedelta(minutes=30)
@@ -115,13 +118,19 @@ class Config:
 
 
 class SourceSpec(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
-    """One entry of ``sources:``; ``options`` holds the keys a source kind adds."""
+    """One entry of ``sources:``; ``options`` holds the keys a source kind adds.
+
+    ``name`` is how reports cite the source; ``key`` is how the state database knows
+    it: the ``name:`` the user gave, else the resolved absolute path (so two practices
+    with a ``calendar.ics`` each are two sources), else the account's name.
+    """
 
     type: str
     name: str
     path: str = ""
     options: Mapping[str, Any] = MappingProxyType({})
     line: int = 0
+    key: str = ""
 
 
 class DigestSettings(NamedTuple):  # a tuple: a dataclass has its methods generated at every start
@@ -142,9 +151,20 @@ _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def default_state_path() -> str:
-    folder = os.environ.get("CLIENTLINE_STATE_DIR") or platformdirs.user_state_dir("clientline")
-    return str(Path(folder) / "state.db")
+def state_folder() -> Path:
+    return Path(os.environ.get("CLIENTLINE_STATE_DIR") or platformdirs.user_state_dir("clientline"))
+
+
+def default_state_path(config_path: str | None = None) -> str:
+    """One database per configuration file: ``<folder name>-<hash of its path>.db`` in
+    the state folder (``state.db`` there when there is no configuration file), so two
+    practices never share their state by accident."""
+    if not config_path:
+        return str(state_folder() / "state.db")
+    real = os.path.realpath(config_path)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(real).parent.name).strip("-.") or "practice"
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return str(state_folder() / f"{stem[:40]}-{digest}.db")
 
 
 def system_timezone() -> str:
@@ -236,7 +256,11 @@ def _worker(config: Config, data: LocatedDict, where: str) -> None:
     state = data.get("state")
     if state is not None and not isinstance(state, str):
         raise ConfigError(where, "`state` must be a file path", data.value_mark("state"))
-    config.state = str(config.base / Path(state).expanduser()) if state else default_state_path()
+    if state:
+        config.state = str(config.base / Path(state).expanduser())
+    else:
+        config.state = default_state_path(config.path)
+        config.legacy_state = default_state_path(None) if config.path else ""
     raw_sources = data.get("sources") or []
     if not isinstance(raw_sources, list):
         raise ConfigError(where, "`sources` must be a list", data.value_mark("sources"))
@@ -264,7 +288,8 @@ def _worker(config: Config, data: LocatedDict, where: str) -> None:
             )
         names.add(name)
         options = {k: v for k, v in entry.items() if k not in SOURCE_KEYS}
-        config.sources.append(SourceSpec(kind, name, resolved, options, entry.mark.line))
+        key = name if entry.get("name") or not resolved else os.path.abspath(resolved)
+        config.sources.append(SourceSpec(kind, name, resolved, options, entry.mark.line, key))
     if data.get("digest") is not None:
         config.digest = _digest(
             expect_mapping(data["digest"], where, "`digest`", data.value_mark("digest")),

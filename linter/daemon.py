@@ -101,7 +101,7 @@ class Daemon:
                 "start",
                 scan_every=f"{int(self.setup.config.scan_every.total_seconds())}s",
                 sources=len(self.setup.config.sources),
-                state=self.setup.config.state,
+                state=worker.state_path(self.setup.config),
             )
         )
         self.scan_step()
@@ -138,7 +138,8 @@ class Daemon:
         if self.stop_requested.is_set():
             return
         try:
-            with worker.locked(self.setup.config.state), Store(self.setup.config.state) as store:
+            path = worker.state_path(self.setup.config)
+            with worker.locked(path), worker.open_state(self.setup.config) as store:
                 action(store)
         except worker.BusyError as exc:
             log.info(event(name, skipped="locked", holder=exc))

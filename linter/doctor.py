@@ -23,6 +23,7 @@ from typing import Any
 
 from linter import lintrun, ruletests, worker
 from linter import store as store_module
+from linter.config import Config
 from linter.google.auth import CALENDAR_READONLY, GMAIL_READONLY
 from linter.report import mailer
 from linter.yamlfile import ConfigError
@@ -86,7 +87,7 @@ def checks(config_path: str | None) -> Iterator[Check]:
             yield Check(f"source {spec.name}", True, spec.path)
         elif spec.type in GOOGLE_SCOPES:
             yield _google(spec.name, spec.options, GOOGLE_SCOPES[spec.type], config.base)
-    yield from _state(config.state)
+    yield from _state(config)
     if config.digest is not None:
         yield from _digest(config.raw["digest"], config_path, config.base)
 
@@ -103,14 +104,41 @@ def _google(name: str, options: Mapping[str, Any], scope: str, base: Path) -> Ch
     return Check(f"source {name}", True, f"Google account `{account}` authorised")
 
 
-def _state(path: str) -> Iterator[Check]:
+def _state(config: Config) -> Iterator[Check]:
+    """The state database, read-only: there, not empty, writable, this configuration's,
+    of a schema this version reads, and sound."""
+    path = worker.state_path(config)
     if not Path(path).exists():
+        folder = Path(path).parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK):
+            yield Check("state", False, f"{folder} is read-only", f"chmod u+w {folder}")
+            return
         yield Check("state", True, f"{path} (created on the first `clientline run`)")
         return
+    if Path(path).stat().st_size == 0:
+        yield Check(
+            "state",
+            False,
+            f"{path} is an empty file (its audit trail and digests are gone)",
+            f"restore it from a backup, or delete it (rm {path}) to start afresh",
+        )
+        return
+    for target in (path, str(Path(path).parent)):
+        if not os.access(target, os.W_OK):
+            yield Check("state", False, f"{target} is read-only", f"chmod u+w {target}")
+            return
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             health = db.execute("PRAGMA quick_check").fetchone()[0]
+            has_meta = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")
+            recorded = (
+                db.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone()
+                if has_meta.fetchone()[0]
+                else None
+            )
     except sqlite3.DatabaseError as exc:
         yield Check(
             "state",
@@ -120,6 +148,7 @@ def _state(path: str) -> Iterator[Check]:
             f"| sqlite3 {path}` to save the audit trail, or let the next run start afresh",
         )
         return
+    mine = worker.owner(config)
     if version > store_module.VERSION:
         yield Check(
             "state",
@@ -133,6 +162,14 @@ def _state(path: str) -> Iterator[Check]:
             False,
             f"{path}: integrity check says {health}",
             f"back it up, then `sqlite3 {path} .recover` into a new file and point `state:` at it",
+        )
+    elif recorded is not None and mine and recorded[0] != mine:
+        yield Check(
+            "state",
+            False,
+            f"{path} belongs to the configuration {recorded[0]}",
+            "give this practice its own `state:`, or run `clientline run --adopt-state` once "
+            "if that configuration moved here",
         )
     else:
         yield Check("state", True, f"{path} (schema version {version})")

@@ -18,22 +18,35 @@ transaction and is never edited once released):
 ``history``
     the audit trail of status changes: who acknowledged what, when and why.
 ``digests``
-    each digest: created, sent (or the last error), and the findings it introduced
-    (``findings.digest`` points at the one digest that reported a finding as new).
+    each digest: created, sent (or the last error), the findings it introduced
+    (``findings.digest`` points at the one digest that reported a finding as new), and
+    the message itself, rendered once when the digest is claimed: a retry sends the
+    same bytes.
+``meta``
+    which configuration file the database belongs to (``owner``).
 
-A database with a newer schema than this version of clientline, or one that is not a
-clientline database, is refused with a clear error, never recreated: it holds the
-audit trail. ``clientline doctor`` explains how to recover.
+An acknowledgement belongs to the fingerprint (``ack_reason``, ``ack_at``,
+``ack_verdict``): a finding resolved because its item briefly disappeared, that fires
+again later, comes back acknowledged with its reason.
+
+A database is created only where no file exists (built beside it and moved into place,
+so a half-made file is never left behind). An existing file that is empty, damaged, not
+a clientline database, of a newer schema, or that belongs to another configuration is
+refused with a clear error (exit 2), never recreated: it holds the audit trail.
+``clientline doctor`` explains how to recover.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,10 +128,37 @@ MIGRATIONS: tuple[str, ...] = (
         skipped INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: acknowledgements kept apart from status; digests stored as sent; the owner
+    """
+    ALTER TABLE findings ADD COLUMN ack_reason TEXT;
+    ALTER TABLE findings ADD COLUMN ack_at TEXT;
+    ALTER TABLE findings ADD COLUMN ack_verdict TEXT;
+    UPDATE findings SET
+        ack_reason = (SELECT h.reason FROM history h WHERE h.fingerprint = findings.fingerprint
+                      AND h.status = 'acknowledged' ORDER BY h.id DESC LIMIT 1),
+        ack_at = (SELECT h.at FROM history h WHERE h.fingerprint = findings.fingerprint
+                  AND h.status = 'acknowledged' ORDER BY h.id DESC LIMIT 1),
+        ack_verdict = 'accepted'
+    WHERE EXISTS (SELECT 1 FROM history h WHERE h.fingerprint = findings.fingerprint
+                  AND h.status = 'acknowledged');
+    ALTER TABLE digests ADD COLUMN message BLOB;
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 VERSION = len(MIGRATIONS)
+ACK_VERDICTS = ("accepted", "not-a-problem")  # a real finding accepted; a false alarm
+RECOVERY = (
+    "move it aside (`mv {path} {path}.broken`) and run again to start a new one, or "
+    "restore it from a backup; `sqlite3 {path}.broken .recover` may rescue what it holds"
+)
 MAX_SNIPPET = 240
 TEXT_FIELDS = ("title", "body", "location", "quoted", "attachments")
+
+
+OPENED: list[str] = []  # the database this process opened last, for error messages
 
 
 class StoreError(Exception):
@@ -151,6 +191,9 @@ class StoredFinding:
     last_seen: str
     changed: str
     digest: int | None
+    ack_reason: str | None = None  # the acknowledgement, kept however the status moves
+    ack_at: str | None = None
+    ack_verdict: str | None = None  # one of ACK_VERDICTS
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredFinding:
@@ -170,6 +213,7 @@ class Digest:
     attempts: int
     error: str
     skipped: bool
+    message: bytes | None = None  # the message as rendered when claimed; sent as is
 
 
 def now_text(moment: dt.datetime | None = None) -> str:
@@ -179,25 +223,29 @@ def now_text(moment: dt.datetime | None = None) -> str:
 class Store:
     """One open state database. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str, create: bool = True):
+    def __init__(self, path: str, create: bool = True, owner: str | None = None):
+        """Open the database at ``path``; create it only where no file exists (and only
+        with ``create``). ``owner`` is the configuration file the caller runs for: a
+        database made or used for another one is refused (see :meth:`adopt`)."""
         self.path = path
+        OPENED[:] = [path]
         if path != ":memory:":
-            if not Path(path).exists() and not create:
-                raise StoreError(f"{path}: no state database yet (run `clientline run` first)")
-            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # SQLite gives -wal and -shm the database file's mode: create it owner-only
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            if not os.path.lexists(path):
+                if not create:
+                    raise StoreError(f"{path}: no state database yet (run `clientline run` first)")
+                _create(path)
+            _check_file(path)
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self._check_and_migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{path}: not a usable clientline state database ({exc}); it was left as it "
-                "is. `clientline doctor` explains how to recover"
-            ) from None
+            raise damaged(path, exc) from None
         if path != ":memory:":
-            os.chmod(path, 0o600)  # it holds snippets of private mail
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)  # it holds snippets of private mail
+        if owner is not None:
+            self._check_owner(owner)
 
     def __enter__(self) -> Store:
         return self
@@ -209,30 +257,68 @@ class Store:
         self.db.close()
 
     def _check_and_migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        app = self.db.execute("PRAGMA application_id").fetchone()[0]
-        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        self._migrate(self.db, self.path)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, path: str) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        app = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if version == 0 and tables:
             raise StoreError(
-                f"{self.path}: this SQLite file is not a clientline state database; "
+                f"{path}: this SQLite file is not a clientline state database; "
                 "point `state:` elsewhere"
             )
         if version and app != APPLICATION_ID:
-            raise StoreError(f"{self.path}: not a clientline state database")
+            raise StoreError(f"{path}: not a clientline state database")
         if version > VERSION:
             raise StoreError(
-                f"{self.path}: the state database is version {version}, newer than this "
+                f"{path}: the state database is version {version}, newer than this "
                 f"clientline understands ({VERSION}); upgrade clientline (nothing was changed)"
             )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
         for number in range(version, VERSION):
-            with self.transaction():
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("PRAGMA user_version").fetchone()[0] > number:
+                db.execute("ROLLBACK")  # another process migrated it meanwhile
+                continue
+            try:
                 for statement in _statements(MIGRATIONS[number]):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                self.db.execute(f"PRAGMA user_version={number + 1}")
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={number + 1}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _check_owner(self, owner: str) -> None:
+        recorded = self.owner()
+        if recorded is None:
+            self.adopt(owner)
+        elif recorded != owner:
+            self.close()
+            raise StoreError(
+                f"{self.path}: this state database belongs to the configuration {recorded}, "
+                f"not {owner}; give each practice its own `state:` (or leave `state:` out: "
+                "the default is one database per configuration). If you moved that "
+                "configuration here, run `clientline run --adopt-state` once"
+            )
+
+    def owner(self) -> str | None:
+        """The configuration file this database belongs to, if one was recorded."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone()
+        return str(row[0]) if row else None
+
+    def adopt(self, owner: str) -> None:
+        """Record ``owner`` as the configuration this database belongs to."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('owner', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (owner,),
+        )
 
     @property
     def version(self) -> int:
@@ -263,6 +349,15 @@ class Store:
 
     def clear_cursor(self, source: str) -> None:
         self.db.execute("DELETE FROM cursors WHERE source = ?", (source,))
+
+    def rename_source(self, old: str, new: str) -> None:
+        """Move what is stored under the source key ``old`` to ``new`` (sources were
+        once keyed by their path as written), unless ``new`` has state of its own."""
+        if old == new or self.cursor(new) is not None or self.unit_signatures(new):
+            return
+        with self.transaction():
+            for table in ("cursors", "units", "items", "findings"):
+                self.db.execute(f"UPDATE {table} SET source = ? WHERE source = ?", (new, old))
 
     # ---- units: the files of a source, and the signature they had when last read
 
@@ -321,6 +416,13 @@ class Store:
         """Mark every stored item of ``unit`` as seen in ``scan``."""
         self.db.execute(
             "UPDATE items SET scan = ? WHERE source = ? AND unit = ?", (scan, source, unit)
+        )
+
+    def touch_scan(self, source: str, unit: str, earlier: int, scan: int) -> None:
+        """Mark the items of ``unit`` that scan ``earlier`` stored as seen in ``scan``."""
+        self.db.execute(
+            "UPDATE items SET scan = ? WHERE source = ? AND unit = ? AND scan = ?",
+            (scan, source, unit, earlier),
         )
 
     def touch_items(self, source: str, ids: Iterable[str], scan: int) -> None:
@@ -398,7 +500,8 @@ class Store:
         new = 0
         for finding in findings:
             row = self.db.execute(
-                "SELECT status FROM findings WHERE fingerprint = ?", (finding.fingerprint,)
+                "SELECT status, ack_reason FROM findings WHERE fingerprint = ?",
+                (finding.fingerprint,),
             ).fetchone()
             status = "suppressed" if finding.suppressed else "open"
             reason = finding.suppression_reason if finding.suppressed else ""
@@ -417,9 +520,14 @@ class Store:
                 continue
             old = str(row["status"])
             keep_reason = False
-            # an acknowledgement outlives edits to the item; a marker's removal reopens
-            if old == "acknowledged" and status == "open":
-                status, keep_reason = old, True
+            # an acknowledgement belongs to the fingerprint: it outlives edits to the
+            # item and the item's disappearing for a while; a marker's removal reopens
+            if status == "open" and row["ack_reason"] is not None:
+                status = "acknowledged"
+                if old == "acknowledged":
+                    keep_reason = True
+                else:
+                    reason = str(row["ack_reason"])
             self.db.execute(
                 "UPDATE findings SET rule = ?, name = ?, title = ?, severity = ?, message = ?, "
                 "source = ?, item_id = ?, item_kind = ?, item_title = ?, item_start = ?, "
@@ -433,7 +541,10 @@ class Store:
                     "UPDATE findings SET changed = ? WHERE fingerprint = ?",
                     (stamp, finding.fingerprint),
                 )
-                self._history(finding.fingerprint, status, reason or "fires again", stamp)
+                said = "fires again" + (f"; acknowledged earlier: {reason}" if reason else "")
+                if status == "suppressed":
+                    said = reason or said
+                self._history(finding.fingerprint, status, said, stamp)
         resolved = 0
         for row in self.db.execute(
             "SELECT fingerprint FROM findings WHERE source = ? AND item_id = ? "
@@ -463,30 +574,41 @@ class Store:
             self._history(fingerprint, "resolved", reason, stamp)
         return changed
 
-    def acknowledge(self, prefix: str, reason: str) -> StoredFinding:
-        """Acknowledge the finding whose fingerprint starts with ``prefix``."""
+    def acknowledge(self, prefix: str, reason: str, verdict: str = "accepted") -> StoredFinding:
+        """Acknowledge the finding whose fingerprint starts with ``prefix``: ``accepted``
+        (a real finding, dealt with or fine here) or ``not-a-problem`` (a false alarm)."""
+        if verdict not in ACK_VERDICTS:
+            raise StoreError(f"unknown verdict {verdict!r}")
+        fingerprint = self.resolve_prefix(prefix)
+        stamp = now_text()
+        with self.transaction():
+            self.db.execute(
+                "UPDATE findings SET status = CASE WHEN status = 'resolved' THEN status "
+                "ELSE 'acknowledged' END, reason = CASE WHEN status = 'resolved' THEN reason "
+                "ELSE ? END, changed = ?, ack_reason = ?, ack_at = ?, ack_verdict = ? "
+                "WHERE fingerprint = ?",
+                (reason, stamp, reason, stamp, verdict, fingerprint),
+            )
+            said = reason if verdict == "accepted" else f"not a problem: {reason}"
+            self._history(fingerprint, "acknowledged", said, stamp)
+        return self.finding(fingerprint)  # type: ignore[return-value]
+
+    def resolve_prefix(self, prefix: str) -> str:
+        """The one fingerprint that starts with ``prefix``, or a :class:`StoreError`."""
         prefix = prefix.strip().lower()
         if not _FINGERPRINT_PREFIX.match(prefix):
             raise StoreError(
                 f"{prefix!r} is not a finding id (hex digits, as `clientline findings` shows them)"
             )
         matches = self.db.execute(
-            "SELECT * FROM findings WHERE substr(fingerprint, 1, ?) = ?", (len(prefix), prefix)
+            "SELECT fingerprint FROM findings WHERE substr(fingerprint, 1, ?) = ?",
+            (len(prefix), prefix),
         ).fetchall()
         if not matches:
             raise StoreError(f"no finding {prefix}; `clientline findings` lists them")
         if len(matches) > 1:
             raise StoreError(f"{prefix} matches {len(matches)} findings; give more of the id")
-        fingerprint = str(matches[0]["fingerprint"])
-        stamp = now_text()
-        with self.transaction():
-            self.db.execute(
-                "UPDATE findings SET status = 'acknowledged', reason = ?, changed = ? "
-                "WHERE fingerprint = ?",
-                (reason, stamp, fingerprint),
-            )
-            self._history(fingerprint, "acknowledged", reason, stamp)
-        return self.finding(fingerprint)  # type: ignore[return-value]
+        return str(matches[0][0])
 
     def _history(self, fingerprint: str, status: str, reason: str, stamp: str) -> None:
         self.db.execute(
@@ -545,41 +667,40 @@ class Store:
         ).fetchone()
         return _digest(row) if row else None
 
-    def pending_digest_after(self, digest_id: int) -> Digest | None:
-        row = self.db.execute(
-            "SELECT * FROM digests WHERE sent IS NULL AND skipped = 0 AND id > ? "
-            "ORDER BY id LIMIT 1",
-            (digest_id,),
-        ).fetchone()
-        return _digest(row) if row else None
-
     def last_digest_day(self) -> str | None:
         # claimed counts too: a digest still pending is that day's, retried, never doubled
         row = self.db.execute("SELECT max(day) FROM digests").fetchone()
         return str(row[0]) if row and row[0] else None
 
-    def claim_digest(self, day: str) -> Digest:
-        """Create a digest and make it the one that reports every open, not yet reported
-        finding as new: from here on, those findings are "new" in this digest only."""
+    def claim_digest(
+        self,
+        day: str,
+        send_when_empty: bool = True,
+        render: Callable[[int], bytes] | None = None,
+    ) -> Digest:
+        """Create the digest for ``day`` and make it the one that reports every open, not
+        yet reported finding as new: from here on, those findings are "new" in this
+        digest only. In the same transaction, a digest with nothing new is marked
+        skipped (unless ``send_when_empty``), and the message is rendered (``render``
+        is given the digest id) and stored: a retry sends those bytes, and findings
+        found later go to the next digest."""
         with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO digests (day, created) VALUES (?, ?)", (day, now_text())
             )
             digest_id = int(cursor.lastrowid or 0)
-            self.db.execute(
+            new = self.db.execute(
                 "UPDATE findings SET digest = ? WHERE status = 'open' AND digest IS NULL",
                 (digest_id,),
-            )
+            ).rowcount
+            if not new and not send_when_empty:
+                self.db.execute("UPDATE digests SET skipped = 1 WHERE id = ?", (digest_id,))
+            elif render is not None:
+                self.store_digest_message(digest_id, render(digest_id))
         return self.digest(digest_id)  # type: ignore[return-value]
 
-    def absorb_new(self, digest_id: int) -> None:
-        """Give a pending digest the findings found since it was claimed, so its retry
-        reports them instead of leaving them for tomorrow's."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE findings SET digest = ? WHERE status = 'open' AND digest IS NULL",
-                (digest_id,),
-            )
+    def store_digest_message(self, digest_id: int, message: bytes) -> None:
+        self.db.execute("UPDATE digests SET message = ? WHERE id = ?", (message, digest_id))
 
     def digest(self, digest_id: int) -> Digest | None:
         row = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
@@ -642,6 +763,93 @@ class Store:
         return str(self.db.execute("PRAGMA quick_check").fetchone()[0])
 
 
+def locate(path: str, legacy: str, owner: str) -> str:
+    """``path``, or ``legacy`` (the one default database that older versions shared by
+    every configuration) while ``path`` does not exist yet and ``legacy`` does and has
+    not been claimed by another configuration: an upgrade keeps its state."""
+    if not legacy or os.path.lexists(path) or not os.path.isfile(legacy):
+        return path
+    try:
+        db = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
+        try:
+            has_meta = db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'meta'"
+            ).fetchone()[0]
+            row = (
+                db.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone()
+                if has_meta
+                else None
+            )
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return path  # not ours to judge here: the new database is made
+    return legacy if row is None or row[0] == owner else path
+
+
+def damaged(path: str, exc: BaseException) -> StoreError:
+    """The error for a state database SQLite cannot read (a damaged page, not a
+    database at all), with the steps to recover."""
+    return StoreError(
+        f"{path}: not a usable clientline state database ({exc}); it was left as it is. "
+        + RECOVERY.format(path=path)
+    )
+
+
+def _check_file(path: str) -> None:
+    """Refuse, before SQLite sees it, a file that would be silently treated as a new
+    database (an empty one), and one that cannot be written."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot use the state database ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{path}: the state database is not a regular file")
+    if info.st_size == 0:
+        raise StoreError(
+            f"{path}: the state database is an empty file (it holds the audit trail and "
+            "the digests sent, so it is never silently replaced); if you meant to start "
+            f"afresh, delete it (`rm {path}`) and run again; otherwise restore it from a backup"
+        )
+    folder = os.path.dirname(path) or "."
+    for target, what in ((path, "file"), (folder, "folder")):
+        if not os.access(target, os.W_OK):
+            raise StoreError(
+                f"{target}: the state {what} is read-only; clientline must record what it "
+                f"reads and sends (fix: `chmod u+w {target}`, or point `state:` elsewhere)"
+            )
+
+
+def _create(path: str) -> None:
+    """Make a new, fully migrated database at ``path``: built under a temporary name in
+    the same folder and linked into place, so no run ever finds a half-made file there,
+    and a file that appeared meanwhile is never replaced."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, temporary = tempfile.mkstemp(prefix=".state-", suffix=".db", dir=folder)
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: cannot create the state database ({exc.strerror or exc}); "
+            "check that its folder is writable, or point `state:` elsewhere"
+        ) from None
+    os.close(handle)  # mkstemp made it 0600: SQLite's -wal and -shm take its mode
+    os.unlink(temporary)  # SQLite must find no file, or it is an empty one to refuse
+    try:
+        os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        fresh = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            Store._migrate(fresh, temporary)
+            fresh.execute("PRAGMA journal_mode=DELETE")  # one file to move, no -wal
+        finally:
+            fresh.close()
+        with contextlib.suppress(FileExistsError):  # another run made it first: use theirs
+            os.link(temporary, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
 def _statements(script: str) -> Iterator[str]:
     for statement in script.split(";"):
         if statement.strip():
@@ -661,6 +869,7 @@ def _digest(row: sqlite3.Row) -> Digest:
         attempts=int(row["attempts"]),
         error=str(row["error"]),
         skipped=bool(row["skipped"]),
+        message=row["message"],
     )
 
 

@@ -19,12 +19,14 @@ that says it was read), so a run killed at any instant, SIGKILL included, leaves
 state as it was before that unit, and the next run reads it again. Findings are keyed
 by fingerprint, so nothing is counted twice.
 
-Exactly-once digests: a digest is first *claimed* in the store (one transaction gives
-it every open finding not yet reported), then sent, then marked sent. A failed send
-leaves it pending and the next cycle sends that same digest again before anything
-else. The Message-ID is derived from the digest id, so if a run dies after the server
-accepted the message but before the store recorded it, the re-sent copy carries the
-same Message-ID and mail clients show it once.
+Exactly-once digests: a digest is first *claimed* in the store: one transaction gives
+it every open finding not yet reported, decides whether it is empty (then, unless
+``send_when_empty``, it is marked skipped at once) and stores the message, rendered
+once. It is then sent, then marked sent. A failed send leaves it pending and the next
+cycle sends those same bytes again before anything else; findings found meanwhile wait
+for the next digest. The Message-ID is derived from the digest id, so if a run dies
+after the server accepted the message but before the store recorded it, the re-sent
+copy is the same message with the same Message-ID, and mail clients show it once.
 
 A lock file beside the state database keeps two cycles from overlapping: the second
 says so and leaves (exit 0).
@@ -40,7 +42,8 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,7 @@ from typing import Any
 
 from linter import contacts as contacts_module
 from linter import lintrun, packs, sources
+from linter import store as store_module
 from linter.config import Config
 from linter.google.api import ApiError
 from linter.google.auth import AuthError, UnreachableError
@@ -55,6 +59,7 @@ from linter.model import Event, Item, Problem, Severity
 from linter.report import digest as digest_module
 from linter.report import mailer
 from linter.sources import mbox
+from linter.store import Digest as StoredDigest
 from linter.store import Store, StoredFinding
 from linter.yamlfile import ConfigError, suggest
 
@@ -128,12 +133,15 @@ def run_cycle(
     now: dt.datetime | None = None,
     dry_run: bool = False,
     transport: mailer.Transport | None = None,
+    adopt: bool = False,
 ) -> CycleReport:
-    """One cycle, as ``clientline run`` does it."""
+    """One cycle, as ``clientline run`` does it; ``adopt`` makes the state database this
+    configuration's even when it was recorded as another's (the configuration moved)."""
     config = setup.config
     report = CycleReport(dry_run=dry_run)
+    path = state_path(config)
     try:
-        with locked(config.state), _state(config.state, dry_run) as store:
+        with locked(path), _state(config, path, dry_run, adopt) as store:
             report.sources = scan(setup, store, now)
             report.digest = deliver(setup, store, now, transport, preview=dry_run)
             if not dry_run:
@@ -141,20 +149,42 @@ def run_cycle(
     except BusyError as exc:
         report.locked = True
         report.digest = f"another clientline run holds the lock ({exc}); nothing done"
+    except sqlite3.DatabaseError as exc:  # a page damaged under a running cycle
+        raise store_module.damaged(path, exc) from None
     return report
 
 
+def state_path(config: Config) -> str:
+    """The state database of this configuration (see :func:`linter.store.locate`)."""
+    return store_module.locate(config.state, config.legacy_state, owner(config))
+
+
+def owner(config: Config) -> str:
+    """How a state database records the configuration it belongs to."""
+    return os.path.realpath(config.path) if config.path else ""
+
+
+def open_state(config: Config, create: bool = True, adopt: bool = False) -> Store:
+    """This configuration's state database, refused if it belongs to another one (unless
+    ``adopt``)."""
+    mine = owner(config)
+    store = Store(state_path(config), create=create, owner=None if adopt or not mine else mine)
+    if adopt and mine:
+        store.adopt(mine)
+    return store
+
+
 @contextmanager
-def _state(path: str, dry_run: bool) -> Iterator[Store]:
+def _state(config: Config, path: str, dry_run: bool, adopt: bool) -> Iterator[Store]:
     """The store; for a dry run, a throw-away copy, so the real one is never touched."""
     if not dry_run:
-        with Store(path) as store:
+        with open_state(config, adopt=adopt) as store:
             yield store
         return
     with tempfile.TemporaryDirectory(prefix="clientline-dry-") as folder:
         copy = os.path.join(folder, "state.db")
         if Path(path).exists():
-            with Store(path, create=False) as real, sqlite3.connect(copy) as target:
+            with open_state(config, create=False) as real, sqlite3.connect(copy) as target:
                 real.db.backup(target)
         with Store(copy) as store:
             yield store
@@ -165,23 +195,25 @@ def _state(path: str, dry_run: bool) -> Iterator[Store]:
 
 def scan(setup: lintrun.Setup, store: Store, now: dt.datetime | None = None) -> list[SourceReport]:
     """Scan every configured source, then the contact directory; one failing source is
-    reported and the others still run."""
+    reported and the others still run. A damaged state database stops the run."""
     reports = []
     scan_number = store.next_scan()
     day = (now or dt.datetime.now(setup.config.tz)).astimezone(setup.config.tz).date()
     accounts = sources.accounts()
     for spec in setup.config.sources:
         report = SourceReport(spec.name)
+        key = spec.key or spec.name
         try:
+            store.rename_source(spec.name, key)
             if spec.type in accounts:
                 account = accounts[spec.type](
                     spec.name, spec.options, setup.window, setup.config.base, now
                 )
-                sync_account(setup, store, spec.name, account, scan_number, report)
+                sync_account(setup, store, key, account, scan_number, report)
             else:
-                _scan_source(
-                    setup, store, spec.name, spec.type, spec.path, scan_number, day, report
-                )
+                _scan_source(setup, store, key, spec.type, spec.path, scan_number, day, report)
+        except sqlite3.DatabaseError as exc:
+            raise store_module.damaged(store.path, exc) from None
         except AuthError as exc:
             report.error = _one_line(exc)
             # a refused token needs the user; an unreachable Google only needs time
@@ -193,6 +225,45 @@ def scan(setup: lintrun.Setup, store: Store, now: dt.datetime | None = None) -> 
         reports.append(report)
     reports.append(_scan_directory(setup, store, scan_number))
     return reports
+
+
+# A long read commits every so many items or seconds, whichever comes first, so that a
+# run under a deadline, or killed, keeps what it did and the next one goes on from there.
+BATCH_ITEMS = 500
+BATCH_SECONDS = 2.0
+
+
+class _Batches:
+    """The transaction of one unit's read, committed in batches.
+
+    Inside ``with``, a transaction is open. :meth:`progress` (called after each chunk
+    of items) commits and opens the next one when a batch is full, after calling
+    ``before_commit`` (which stores how far the read got, with the batch). Leaving the
+    block commits; an exception rolls back only the batch in progress.
+    """
+
+    def __init__(self, store: Store, before_commit: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.before_commit = before_commit
+        self.items = 0
+        self.started = time.monotonic()
+
+    def __enter__(self) -> _Batches:
+        self.store.db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.store.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+
+    def progress(self, items: int) -> None:
+        self.items += items
+        if self.items < BATCH_ITEMS and time.monotonic() - self.started < BATCH_SECONDS:
+            return
+        if self.before_commit is not None:
+            self.before_commit()
+        self.store.db.execute("COMMIT")
+        self.store.db.execute("BEGIN IMMEDIATE")
+        self.items, self.started = 0, time.monotonic()
 
 
 def _scan_source(
@@ -211,21 +282,22 @@ def _scan_source(
     signatures = store.unit_signatures(name)
     present: set[str] = set()
     for unit_path, read in sources.units(path, kind, setup.window):
-        unit = str(unit_path)
+        unit = unit_key(unit_path)
         present.add(unit)
         signature = _signature(unit_path)
         stored, _, tail_text = (signatures.get(unit) or "").partition(" ")
         if not reread_all and stored == signature:
             report.units_skipped += 1
             continue
-        # the unit's items, findings and signature commit together, or not at all
-        with store.transaction():
-            if kind == "mbox":
-                tail = mbox.Tail.loads(tail_text) if tail_text and not reread_all else None
-                signature += " " + _read_mbox(store, name, unit, tail, scan_number, setup, report)
-            else:
-                _lint_unit(store, name, unit, read(), scan_number, setup, report)
-            store.set_unit(name, unit, signature)
+        if kind == "mbox":
+            tail = mbox.Tail.loads(tail_text) if tail_text and not reread_all else None
+            partial = stored == PARTIAL
+            _read_mbox(store, name, unit, signature, tail, partial, scan_number, setup, report)
+        else:
+            # the signature commits with the last batch: a unit killed before is read again
+            with _Batches(store) as batches:
+                _lint_unit(store, name, unit, read(), scan_number, setup, report, batches.progress)
+                store.set_unit(name, unit, signature)
         report.units_read += 1
     gone_units = set(signatures) - present  # items and signature commit together
     with store.transaction():
@@ -235,25 +307,46 @@ def _scan_source(
         store.set_cursor(name, json.dumps({"day": day.isoformat()}))
 
 
+# The signature of an mbox whose last read was cut short (killed, or past a deadline):
+# never equal to a file's, so it is read again, from the tail stored beside it.
+PARTIAL = "partial"
+
+
 def _read_mbox(
     store: Store,
     name: str,
     unit: str,
+    signature: str,
     tail: mbox.Tail | None,
+    partial: bool,
     scan_number: int,
     setup: lintrun.Setup,
     report: SourceReport,
-) -> str:
-    """Read an mbox, only from its last known message on when it merely grew; returns
-    the new tail, stored with the file's signature."""
+) -> None:
+    """Read an mbox: from its last known message on when it merely grew, or from the
+    last message a killed run committed when it is unchanged since; else whole. Every
+    batch stores the tail up to which it is safe, with the file's signature once
+    complete."""
     source = mbox.MboxSource(unit, setup.window)
-    if tail is not None and mbox.grown(unit, tail):
+    if tail is not None and partial and mbox.resumable(unit, tail):
+        source.start, source.first_line = tail.offset, tail.line
+        store.touch_scan(name, unit, tail.scan, scan_number)  # what the killed run stored
+        report.appended = True
+    elif tail is not None and not partial and mbox.grown(unit, tail):
         source.start, source.first_line = tail.offset, tail.line
         store.touch_unit(name, unit, scan_number)  # the messages before are unchanged
         report.appended = True
-    outputs = sources.guarded(source.items, unit)
-    _lint_unit(store, name, unit, outputs, scan_number, setup, report)
-    return mbox.tail_of(unit, *source.last).dumps()
+
+    def save_progress() -> None:
+        offset, line = source.last
+        if offset >= source.start and line:
+            progress = mbox.tail_of(unit, offset, line, partial=True, scan=scan_number)
+            store.set_unit(name, unit, f"{PARTIAL} {progress.dumps()}")
+
+    with _Batches(store, save_progress) as batches:
+        outputs = sources.guarded(source.items, unit)
+        _lint_unit(store, name, unit, outputs, scan_number, setup, report, batches.progress)
+        store.set_unit(name, unit, f"{signature} {mbox.tail_of(unit, *source.last).dumps()}")
 
 
 def sync_account(
@@ -301,9 +394,16 @@ def _lint_unit(
     scan_number: int,
     setup: lintrun.Setup,
     report: SourceReport,
-) -> None:
-    _lint_items(store, name, unit, outputs, scan_number, setup, report)
+    progress: Callable[[int], None] | None = None,
+) -> bool:
+    """Lint a unit's items; then, only when the read was complete and clean (no problem
+    reported), resolve what is gone from it. Returns whether it was clean."""
+    problems = len(report.problems)
+    _lint_items(store, name, unit, outputs, scan_number, setup, report, progress)
+    if len(report.problems) > problems:
+        return False  # a read that reported problems concludes no deletion
     _forget(store, name, store.missing_items(name, unit, scan_number, setup.window.since), report)
+    return True
 
 
 def _forget(store: Store, name: str, item_ids: Sequence[str], report: SourceReport) -> None:
@@ -321,9 +421,10 @@ def _lint_items(
     scan_number: int,
     setup: lintrun.Setup,
     report: SourceReport,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Store each item; lint only those whose content changed, a chunk at a time (see
-    :func:`linter.sources.chunks`)."""
+    :func:`linter.sources.chunks`); after each chunk, tell ``progress`` how many."""
     for chunk in sources.chunks(outputs):
         changed: list[Item] = []
         for output in chunk:
@@ -343,6 +444,8 @@ def _lint_items(
             new, resolved = store.record(name, item.id, findings, private)
             report.new += new
             report.resolved += resolved
+        if progress is not None:
+            progress(len(chunk))
 
 
 def _scan_directory(setup: lintrun.Setup, store: Store, scan_number: int) -> SourceReport:
@@ -389,6 +492,12 @@ def content_hash(item: Item) -> str:
     if conference:  # appended only when present, so stored hashes of other items hold
         parts.append(conference)
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
+
+
+def unit_key(path: Path) -> str:
+    """How the store names a unit: its path as text, with any byte of the file name that
+    is not UTF-8 written as ``\\xNN`` (the database stores only valid text)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _signature(path: Path) -> str:
@@ -443,22 +552,26 @@ def deliver(
         return f"would send a digest with {len(new)} new and {len(still)} open findings"
     outcome = []
     while pending is not None:  # oldest first; stop at the first that still fails
-        if store.pending_digest_after(pending.id) is None:
-            store.absorb_new(pending.id)
-        delivered, result = _send(setup, store, pending.id, now, transport)
+        delivered, result = _send(setup, store, pending, now, transport)
         outcome.append(result)
         if not delivered:
             return "; ".join(outcome)
         pending = store.pending_digest()
     day = digest_due(config, store, now)
     if day is not None or (force and pending is None):
-        claimed = store.claim_digest(day or now.astimezone(config.tz).date().isoformat())
-        new, _ = store.digest_findings(claimed.id)
-        if not new and not config.digest.send_when_empty:
-            store.mark_digest(claimed.id, sent=False, skipped=True)
+
+        def message_of(digest_id: int) -> bytes:
+            return _message(setup, store, digest_id, now)
+
+        claimed = store.claim_digest(
+            day or now.astimezone(config.tz).date().isoformat(),
+            send_when_empty=config.digest.send_when_empty,
+            render=message_of,
+        )
+        if claimed.skipped:
             outcome.append("nothing new: digest skipped (send_when_empty is false)")
         else:
-            outcome.append(_send(setup, store, claimed.id, now, transport)[1])
+            outcome.append(_send(setup, store, claimed, now, transport)[1])
     return "; ".join(outcome)
 
 
@@ -494,14 +607,8 @@ def preview(
     return render(setup, store, *store.next_digest_findings(), now)
 
 
-def _send(
-    setup: lintrun.Setup,
-    store: Store,
-    digest_id: int,
-    now: dt.datetime,
-    transport: mailer.Transport | None,
-) -> tuple[bool, str]:
-    """Send one claimed digest; (delivered, what happened)."""
+def _message(setup: lintrun.Setup, store: Store, digest_id: int, now: dt.datetime) -> bytes:
+    """The digest's email, rendered from the findings it holds, as bytes to store."""
     config = setup.config
     assert config.digest is not None
     rendered = render(setup, store, *store.digest_findings(digest_id), now)
@@ -516,19 +623,37 @@ def _send(
     identity = hashlib.sha256(f"{config.state}\0{digest_id}".encode()).hexdigest()[:20]
     domain = config.digest.sender.rpartition("@")[2] or "clientline.invalid"
     message.replace_header("Message-ID", f"<clientline-digest-{digest_id}-{identity}@{domain}>")
+    return message.as_bytes()
+
+
+def _send(
+    setup: lintrun.Setup,
+    store: Store,
+    digest: StoredDigest,
+    now: dt.datetime,
+    transport: mailer.Transport | None,
+) -> tuple[bool, str]:
+    """Send one claimed digest, exactly as it was stored when claimed; (delivered, what
+    happened)."""
+    config = setup.config
+    data = digest.message
+    if data is None:  # claimed by an earlier version, which stored no message
+        data = _message(setup, store, digest.id, now)
+        store.store_digest_message(digest.id, data)
+    message = mailer.parse_message(data)
     try:
         chosen = transport or mailer.transport_from_config(
             config.raw["digest"], path=config.path or "clientline.yaml", base=config.base
         )
         chosen.send(message)
     except (mailer.DeliveryError, ConfigError, OSError) as exc:
-        store.mark_digest(digest_id, sent=False, error=_one_line(exc))
-        log.warning("digest=%s error=%r", digest_id, _one_line(exc))
+        store.mark_digest(digest.id, sent=False, error=_one_line(exc))
+        log.warning("digest=%s error=%r", digest.id, _one_line(exc))
         return False, (
-            f"digest {digest_id} not delivered, will retry on the next run: {_one_line(exc)}"
+            f"digest {digest.id} not delivered, will retry on the next run: {_one_line(exc)}"
         )
-    store.mark_digest(digest_id, sent=True)
-    return True, f"digest {digest_id} sent: {rendered.subject}"
+    store.mark_digest(digest.id, sent=True)
+    return True, f"digest {digest.id} sent: {message['Subject']}"
 
 
 def _entry(

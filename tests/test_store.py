@@ -76,7 +76,7 @@ def mode(path: Path) -> int:
 
 def test_a_new_database_has_the_current_schema_in_wal_mode(db_path: Path) -> None:
     with Store(str(db_path)) as store:
-        assert store.version == store_module.VERSION == 1
+        assert store.version == store_module.VERSION == 2
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         names = {
@@ -87,11 +87,11 @@ def test_a_new_database_has_the_current_schema_in_wal_mode(db_path: Path) -> Non
         store.set_cursor("inbox", '{"units": {}}')
     # reopening runs no migration again and keeps what was stored
     with Store(str(db_path)) as again:
-        assert again.version == 1
+        assert again.version == 2
         assert again.cursor("inbox") == '{"units": {}}'
     # an independent reader sees the same version and the WAL journal
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email
+import email.policy
 import logging
 import os
 import smtplib
@@ -98,6 +100,14 @@ def build_message(
     # and the 998-character line limit both carry the HTML unchanged.
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def parse_message(data: bytes) -> EmailMessage:
+    """A message made by :func:`build_message` and stored as bytes, ready to send again:
+    the same bytes give the same message, every time."""
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
     return message
 
 
