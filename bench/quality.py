@@ -1,6 +1,17 @@
-"""How often the default rules are right: precision on real mail, and on a labelled set.
+"""How often the default rules are right: on blind sets, on real mail, and on a labelled set.
 
-Two measurements, neither of them a timing:
+Three measurements, none of them a timing:
+
+**Blind sets** (``--blind``, and the default). Each folder of ``tests/data/blind/`` is
+one practice's calendar and mail, written and labelled yes/no by helpers who never saw
+the rules, under ``../shared/judgement/RUBRIC.md`` (see that folder's README). An item
+counts only when both labellers agree. The default pack runs over every item with the
+practice's contacts and working hours; an item is flagged when any rule fires on it.
+Printed per set and overall: precision, recall and F1 over items; recall per reason
+(M, F, C, P: an item counts for each reason either labeller gave); precision and recall
+per kind (event, message). ``--misses`` lists the items the pack gets wrong, and
+refuses to for a held-out set (the README's table): a set whose misses were read is a
+training set from then on.
 
 **Real mail** (the default). Lints ``../shared/corpora/enron-dev`` (818 real Enron
 messages, sorted by annotators into genre folders; see its README) with a contact
@@ -21,7 +32,9 @@ disagreement. ``tests/test_quality.py`` asserts the thresholds.
 
 ::
 
-    .venv/bin/python bench/quality.py                 # Enron table, flags on genres 1 and 4
+    .venv/bin/python bench/quality.py                 # blind sets, then the Enron table
+    .venv/bin/python bench/quality.py --blind         # blind sets only
+    .venv/bin/python bench/quality.py --blind --sets accountant-pune --misses
     .venv/bin/python bench/quality.py --list 1,2,3,4  # flags on more genres
     .venv/bin/python bench/quality.py --labelled      # precision and recall per rule
     .venv/bin/python bench/quality.py --check         # exit 1 when a target is missed
@@ -58,6 +71,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ENRON = SHARED / "corpora" / "enron-dev"
 LABELLED = ROOT / "tests" / "data" / "labelled"
+BLIND = ROOT / "tests" / "data" / "blind"
+REASONS = ("M", "F", "C", "P")
+KINDS = ("event", "message")
 TARGET_SHARE = 0.03  # at most 3% of genre 1 and genre 4 messages flagged
 TARGET_GENRES = ("1", "4")
 TARGET_PRECISION = 0.90  # on the labelled set, over (rule, item) pairs
@@ -341,12 +357,185 @@ def print_evaluation(result: Evaluation, out: Any) -> None:
         print(f"  {case.item.locator} {case.name!r}: expected {want}, got {got}", file=out)
 
 
+# ------------------------------------------------------------------------ blind sets
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One item of a blind set: what the labellers agreed on and what the pack said."""
+
+    id: str
+    item: Item
+    truth: bool
+    reasons: frozenset[str]
+    fired: frozenset[str]
+    findings: tuple[Finding, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.fired)
+
+
+@dataclass
+class BlindResult:
+    name: str
+    role: str
+    judged: list[Judged]
+    disagreed: int  # items left out: the labellers disagreed
+
+    def scores(self, keep: Any = None) -> Scores:
+        tp = fp = fn = 0
+        for j in self.judged:
+            if keep is not None and not keep(j):
+                continue
+            tp += j.truth and j.flagged
+            fp += (not j.truth) and j.flagged
+            fn += j.truth and not j.flagged
+        return Scores(tp, fp, fn)
+
+
+def blind_roles(folder: Path = BLIND) -> dict[str, str]:
+    """Each set's role (``tuning`` or ``held-out``), from the table in the README."""
+    roles = {}
+    readme = folder / "README.md"
+    if readme.is_file():
+        for line in readme.read_text(encoding="utf-8").splitlines():
+            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 2 and cells[1] in ("tuning", "held-out"):
+                roles[cells[0]] = cells[1]
+    return roles
+
+
+def _labels(path: Path) -> dict[str, tuple[bool, frozenset[str]]]:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    labels = {}
+    for row in rows:
+        flag = (row.get("flag") or "").strip().lower() == "yes"
+        reasons = frozenset(r.strip().upper() for r in (row.get("reasons") or "").split("+"))
+        labels[row["id"].strip()] = (flag, reasons & set(REASONS))
+    return labels
+
+
+def evaluate_blind(folder: Path, role: str = "") -> BlindResult:
+    """Run the default pack over one blind set, with its own contacts and hours."""
+    setup = lintrun.prepare(str(folder / "clientline.yaml"))
+    me = sorted(setup.engine.directory.me)[0]
+    first = _labels(folder / "labels-writer.csv")
+    second = _labels(folder / "labels-second.csv")
+    entries = yaml.safe_load((folder / "items.yaml").read_text(encoding="utf-8")) or []
+    judged, disagreed = [], 0
+    for number, raw in enumerate(entries, 1):
+        item_id = str(raw.pop("id"))
+        (a_flag, a_reasons), (b_flag, b_reasons) = first[item_id], second[item_id]
+        if a_flag != b_flag:
+            disagreed += 1
+            continue
+        if isinstance(raw.get("event"), dict):
+            raw["event"].setdefault("organizer", me)
+        case = build(_located({"name": item_id, **raw, "expect": []}), "blind", folder.name, number)
+        findings = tuple(setup.engine.check(case.item))
+        judged.append(
+            Judged(
+                item_id,
+                case.item,
+                a_flag,
+                (a_reasons | b_reasons) if a_flag else frozenset(),
+                frozenset(f.rule for f in findings),
+                findings,
+            )
+        )
+    return BlindResult(folder.name, role, judged, disagreed)
+
+
+def blind_sets(names: Iterable[str] = (), folder: Path = BLIND) -> list[BlindResult]:
+    roles = blind_roles(folder)
+    wanted = set(names)
+    return [
+        evaluate_blind(path, roles.get(path.name, "?"))
+        for path in sorted(p for p in folder.iterdir() if (p / "items.yaml").is_file())
+        if not wanted or path.name in wanted or roles.get(path.name) in wanted
+    ]
+
+
+def _f1(s: Scores) -> float:
+    p, r = s.precision, s.recall
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _row(label: str, s: Scores, positives: int, out: Any) -> None:
+    print(
+        f"  {label:<26} {positives:>5} {s.tp:>4} {s.fp:>4} {s.fn:>4} "
+        f"{s.precision:>6.2f} {s.recall:>6.2f} {_f1(s):>6.2f}",
+        file=out,
+    )
+
+
+def print_blind(results: list[BlindResult], out: Any, misses: bool = False) -> None:
+    header = (
+        f"  {'':<26} {'pos':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6} {'F1':>6}"
+    )
+    groups: list[tuple[str, list[BlindResult]]] = [(r.name, [r]) for r in results]
+    for role in ("tuning", "held-out"):
+        members = [r for r in results if r.role == role]
+        if members and len(members) < len(results):
+            groups.append((f"all {role}", members))
+    if len(results) > 1:
+        groups.append(("all sets", results))
+    for label, members in groups:
+        judged = [j for r in members for j in r.judged]
+        merged = BlindResult(label, "", judged, sum(r.disagreed for r in members))
+        role = f" ({members[0].role})" if len(members) == 1 else ""
+        print(
+            f"{label}{role}: {len(judged)} items agreed ({merged.disagreed} left out), "
+            f"{sum(j.truth for j in judged)} yes",
+            file=out,
+        )
+        print(header, file=out)
+        _row("all items", merged.scores(), sum(j.truth for j in judged), out)
+        for kind in KINDS:
+            scores = merged.scores(lambda j, kind=kind: j.item.kind == kind)
+            _row(kind, scores, sum(j.truth for j in judged if j.item.kind == kind), out)
+        for reason in REASONS:
+            # recall only: a false alarm has no reason
+            scores = merged.scores(lambda j, reason=reason: reason in j.reasons)
+            _row(f"reason {reason} (recall)", scores, scores.tp + scores.fn, out)
+        rules = Counter(rule for j in judged for rule in j.fired)
+        wrong = Counter(rule for j in judged if not j.truth for rule in j.fired)
+        print(
+            "  rules fired (of them on a no): "
+            + ", ".join(f"{k} {v} ({wrong[k]})" for k, v in sorted(rules.items())),
+            file=out,
+        )
+        print(file=out)
+    if not misses:
+        return
+    for result in results:
+        if result.role == "held-out":
+            print(f"{result.name}: held out; its misses are not shown", file=out)
+            continue
+        print(f"Disagreements in {result.name}:", file=out)
+        for j in result.judged:
+            if j.truth == j.flagged:
+                continue
+            what = "missed" if j.truth else "false alarm " + ",".join(sorted(j.fired))
+            reasons = "+".join(sorted(j.reasons))
+            print(f"  {j.id:<5} {what} {reasons} {j.item.title[:70]!r}", file=out)
+
+
 # ----------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labelled", action="store_true", help="score the labelled set")
+    parser.add_argument("--blind", action="store_true", help="score the blind sets only")
+    parser.add_argument(
+        "--sets", default="", help="blind sets (names, or tuning / held-out), comma-separated"
+    )
+    parser.add_argument("--misses", action="store_true", help="list a tuning set's wrong items")
     parser.add_argument("--list", default=",".join(TARGET_GENRES), help="genres to list flags for")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
@@ -364,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
         if s.precision < TARGET_PRECISION or s.recall < TARGET_RECALL:
             missed.append("labelled precision/recall")
     else:
+        names = [n.strip() for n in args.sets.split(",") if n.strip()]
+        print_blind(blind_sets(names), out, args.misses)
+        if args.blind:
+            return 0
         if not ENRON.is_dir():
             print(f"no corpus at {ENRON}", file=sys.stderr)
             return 2
