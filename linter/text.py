@@ -1,8 +1,14 @@
 """Normalising text before rules read it.
 
-* :func:`html_to_text` turns an HTML body into plain text (blocks become lines, entities
-  are decoded, scripts and styles are dropped). It is a fast regular-expression pass,
-  not a browser: good enough to find words, which is all rules do.
+* :func:`html_to_text` turns an HTML body into plain text: block tags (``br``, ``p``,
+  ``div``, ``li``, ``tr``, ``h1``-``h6``, ``blockquote``) become line breaks, table cells
+  spaces, other tags vanish; scripts, styles, ``head``, ``title`` and comments are dropped
+  (an unclosed comment, script, style or title drops the rest of the body, as browsers
+  do); entities are decoded and spaces and blank lines collapsed. A ``<`` that starts
+  no tag ("a < b", "<3") is text, and so is every ``<`` after the last ``>``. It is one
+  left-to-right pass, linear in the input however hostile (a search for a closer that
+  fails is never tried again), not a browser: good enough to find words, which is all
+  rules do.
 * :func:`split_reply` separates the author's new text from what they quoted: ``>``
   quoted lines, "On ... wrote:" attributions, Outlook ``-----Original Message-----`` and
   ``From:``/``Sent:`` header blocks, Lotus Notes ``Forwarded by ... on ...`` banners and
@@ -21,21 +27,85 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-_HTML_DROP = re.compile(r"(?is)<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->")
-_HTML_BREAK = re.compile(
-    r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote|p|div|li|tr|h[1-6])\b[^>]*>"
-)
-_HTML_CELL = re.compile(r"(?i)<\s*/?t[dh]\b[^>]*>")
-_HTML_TAG = re.compile(r"<[^>]*>")
+_RAW_ELEMENTS = ("script", "style", "head", "title")
+# ASCII case only: under Unicode rules "\u017fcript" would match, and name no closer
+_RAW_OPEN = re.compile(r"<((?ai:script|style|head|title))\b")
+_RAW_CLOSE = {name: re.compile(rf"(?i)</{name}\s*>") for name in _RAW_ELEMENTS}
+_BLOCK_TAG = re.compile(r"(?i)<\s*/?(?:br|p|div|li|tr|h[1-6]|blockquote)\b")
+_CELL_TAG = re.compile(r"(?i)<\s*/?t[dh]\b")
+# as in browsers, "<" then anything else ("a < b", "<3") is text, not a tag
+_TAG_START = re.compile(r"<[A-Za-z/!?]")
+# html.unescape reads a numeric reference with int(), which refuses more than 4300
+# decimal digits: such references are shortened first (8 significant digits or more
+# is past U+10FFFF, which html.unescape turns into U+FFFD anyway).
+_LONG_CHARREF = re.compile(r"&#(?:([xX])([0-9a-fA-F]{8,})|([0-9]{8,}));?")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
 
+def _short_charref(match: re.Match[str]) -> str:
+    hexadecimal = match.group(1) or ""
+    digits = (match.group(2) or match.group(3)).lstrip("0")
+    if len(digits) > 7:
+        return "\ufffd"
+    return f"&#{hexadecimal}{digits or '0'};"
+
+
+def _strip_tags(markup: str) -> str:
+    """``markup`` with comments, script-like elements and tags replaced, not yet decoded.
+
+    Every search for a closer that fails is not tried again: an unclosed comment,
+    script, style or title ends the text; an unclosed ``head`` makes every later
+    ``<head>`` a plain tag; no ``>`` left makes every later ``<`` text. So each
+    character is read a bounded number of times.
+    """
+    out: list[str] = []
+    copied = 0  # markup[:copied] is dealt with
+    head_unclosed = False  # no </head> after some <head>, so after none later either
+    found = markup.find("<")
+    while found != -1:
+        if markup.startswith("<!--", found):
+            out.append(markup[copied:found])
+            out.append(" ")
+            close = markup.find("-->", found + 4)
+            if close == -1:
+                return "".join(out)
+            copied = close + 3
+            found = markup.find("<", copied)
+            continue
+        raw = _RAW_OPEN.match(markup, found)
+        name = raw.group(1).lower() if raw else ""
+        if raw and not (name == "head" and head_unclosed):
+            closer = _RAW_CLOSE[name].search(markup, raw.end())
+            if closer or name != "head":
+                out.append(markup[copied:found])
+                out.append(" ")
+                if not closer:
+                    return "".join(out)  # raw text runs to the end, as in browsers
+                copied = closer.end()
+                found = markup.find("<", copied)
+                continue
+            head_unclosed = True  # the end tag of head is optional: keep its content
+        block = _BLOCK_TAG.match(markup, found)
+        cell = None if block else _CELL_TAG.match(markup, found)
+        if block or cell or _TAG_START.match(markup, found):
+            close = markup.find(">", found + 1)
+            if close == -1:
+                break  # no tag can end any more: the rest is text
+            out.append(markup[copied:found])
+            out.append("\n" if block else " " if cell else "")
+            copied = close + 1
+            found = markup.find("<", copied)
+        else:
+            found = markup.find("<", found + 1)
+    out.append(markup[copied:])
+    return "".join(out)
+
+
 def html_to_text(markup: str) -> str:
-    text = _HTML_DROP.sub(" ", markup)
-    text = _HTML_BREAK.sub("\n", text)
-    text = _HTML_CELL.sub(" ", text)
-    text = _HTML_TAG.sub("", text)
+    text = _strip_tags(markup)
+    if "&#" in text:
+        text = _LONG_CHARREF.sub(_short_charref, text)
     text = html.unescape(text)
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))

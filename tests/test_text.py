@@ -70,6 +70,58 @@ def test_html_to_text() -> None:
     assert html_to_text(html) == "Hi Sam,\ndrinks?\none\ntwo"
 
 
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("<p>before</p><!-- note <p>hidden", "before"),
+        ("<p>before</p><script>var a = 1; <p>hidden", "before"),
+        ("<p>before</p><STYLE>p { color: red } <p>hidden", "before"),
+        ("<p>before</p><title>hidden", "before"),
+    ],
+)
+def test_html_unclosed_comment_or_script_drops_the_rest(markup: str, expected: str) -> None:
+    assert html_to_text(markup) == expected
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("a < b and c > d", "a < b and c > d"),
+        ("<p>a < b and c > d</p>", "a < b and c > d"),
+        ("I <3 Fridays <br> see you", "I <3 Fridays\nsee you"),
+        ("<p>see you</p> at <a", "see you\nat <a"),  # no ">" after it: not a tag
+    ],
+)
+def test_html_stray_angle_brackets_are_text(markup: str, expected: str) -> None:
+    assert html_to_text(markup) == expected
+
+
+def test_html_nested_tags() -> None:
+    markup = (
+        "<html><head><title>Re: drinks</title><style>p{}</style></head><body>"
+        '<div class="x"><p>Hi <b><i>Sam</i></b>,</p><blockquote><div>quoted</div>'
+        "</blockquote><table><tr><td>Fri</td><td><a href='x'>7pm</a></td></tr>"
+        "<tr><th>Sat</th></tr></table><ul><li>one<li>two</ul></div></body></html>"
+    )
+    assert html_to_text(markup) == "Hi Sam,\nquoted\nFri 7pm\nSat\none\ntwo"
+
+
+def test_html_head_without_end_tag_keeps_the_body() -> None:
+    markup = "<html><head><meta charset=utf-8><body><p>Drinks Friday?</p></body></html>"
+    assert html_to_text(markup) == "Drinks Friday?"
+
+
+def test_html_entities() -> None:
+    markup = "<p>Fish &amp; chips &lt;b&gt; &eacute;t&eacute;&nbsp;&#8217;&#x41;&#0000000066;</p>"
+    assert html_to_text(markup) == "Fish & chips <b> \u00e9t\u00e9 \u2019AB"
+
+
+def test_html_huge_numeric_entities() -> None:
+    # int() refuses over 4300 digits; out of range is U+FFFD, as html.unescape does
+    markup = "a &#" + "9" * 5000 + "; b &#x" + "f" * 5000 + " c &#" + "0" * 5000 + "65;"
+    assert html_to_text(markup) == "a \ufffd b \ufffd c A"
+
+
 def test_snippet_is_bounded() -> None:
     text = "word " * 100 + "INVOICE" + " word" * 100
     start = text.index("INVOICE")
