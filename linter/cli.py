@@ -432,12 +432,29 @@ def digest(config_path: str | None, preview: str | None, send: bool) -> None:
             rendered = worker.preview(setup, store)
         target = Path(preview)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(rendered.html, encoding="utf-8")
-        target.with_suffix(".txt").write_text(rendered.text, encoding="utf-8")
+        # snippets of clients' mail: owner-only, as the worker's own digest files are
+        _write_private(target, rendered.html)
+        _write_private(target.with_suffix(".txt"), rendered.text)
         click.echo(f"{rendered.subject}\nwrote {target} and {target.with_suffix('.txt')}")
     if send:
         with worker.locked(worker.state_path(setup.config)), _store_of(setup) as store:
             click.echo(worker.deliver(setup, store, force=True))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` mode 0600 whatever the umask, from its first byte: a new file,
+    made owner-only by ``mkstemp``, replaces any earlier one (and its wider mode)."""
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @main.command()

@@ -3,11 +3,12 @@
 Each check yields a :class:`Check`: what was checked, whether it is fine, and when it
 is not, the fix. The checks, in order: the configuration file; the contact directory;
 every rule pack (and the rules' own tests); each source's path, or for a Google account
-that its token is there, owner-only, with the scope, and that Google refreshes it; the
-state database
-(opened read-only: a corrupt or newer database is explained, never touched); the
-digest: transport settings, secrets, and for SMTP that the server answers (connect,
-EHLO, STARTTLS, login when a username is set, with a short timeout; no mail is sent).
+that its token (or service account key) is there, owner-only, with the scope, and that
+Google refreshes it when it has expired (an unreachable Google is "could not verify",
+never "authorised"); the state database (opened read-only: a corrupt or newer database
+is explained, never touched); the digest: transport settings, secrets (owner-only), and
+for SMTP that the server answers (connect, EHLO, STARTTLS, login when a username is set,
+with a short timeout; no mail is sent).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from linter import lintrun, ruletests, worker
 from linter import store as store_module
 from linter.config import Config
-from linter.google.auth import CALENDAR_READONLY, GMAIL_READONLY
+from linter.google.auth import CALENDAR_READONLY, GMAIL_READONLY, ExposedSecretError
 from linter.report import mailer
 from linter.yamlfile import ConfigError
 
@@ -98,6 +99,19 @@ def _google(name: str, options: Mapping[str, Any], scope: str, base: Path) -> Ch
 
     try:
         auth.credentials(options, [scope], base)
+    except auth.UnreachableError as exc:
+        # not "authorised": nobody could tell whether Google still takes this token
+        why = f"{exc.why}, and " if exc.why else ""
+        return Check(
+            f"source {name}",
+            False,
+            f"could not verify {exc.who}: {why}the refresh at {exc.url or 'Google'} "
+            f"could not be reached: {exc.reason}",
+            "check this machine's network, proxy and firewall, then run `clientline doctor` "
+            "again (the token itself may be fine)",
+        )
+    except auth.ExposedSecretError as exc:
+        return Check(f"source {name}", False, str(exc), exc.fix)
     except auth.AuthError as exc:
         return Check(f"source {name}", False, str(exc))
     account = options.get("subject") or options.get("account") or auth.DEFAULT_ACCOUNT
@@ -179,7 +193,11 @@ def _digest(section: dict[str, object], config_path: str, base: Path) -> Iterato
     try:
         transport = mailer.transport_from_config(section, path=config_path, base=base)
     except ConfigError as exc:
-        yield Check("digest", False, str(exc), "set the variable or file it names")
+        exposed = exc.__cause__
+        if isinstance(exposed, ExposedSecretError):  # a password file others may read
+            yield Check("digest", False, str(exc), exposed.fix)
+        else:
+            yield Check("digest", False, str(exc), "set the variable or file it names")
         return
     if isinstance(transport, mailer.SmtpTransport):
         yield _smtp(transport)

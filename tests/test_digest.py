@@ -547,6 +547,7 @@ def test_config_missing_secret_names_the_variable_and_the_line() -> None:
 
 def test_config_password_file_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "smtp.secret").write_text("from-a-file\n")
+    (tmp_path / "smtp.secret").chmod(0o600)  # a password others may read is refused
     section = digest_section(
         CONFIG.replace("password_env: CLIENTLINE_SMTP_PASSWORD", "password_file: smtp.secret")
     )

@@ -355,3 +355,76 @@ def test_an_unreachable_token_endpoint_is_an_outage_not_a_refusal(
     gone = {**options(fake), "token_uri": f"http://127.0.0.1:{port}/token"}
     with pytest.raises(auth.UnreachableError, match="cannot reach Google to authorise"):
         auth.credentials(gone, [auth.GMAIL_READONLY])
+
+
+def closed_token_uri() -> str:
+    import socket
+
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    return f"http://127.0.0.1:{port}/token"
+
+
+def expire(account: str = "sam") -> None:
+    """Make the stored access token an hour out of date, as the next morning finds it."""
+    import datetime as dt
+
+    path = auth.token_path(account)
+    info = json.loads(path.read_text())
+    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
+    info["expiry"] = past.isoformat() + "Z"
+    auth.save_token(path, info)
+
+
+def test_an_expired_token_is_refreshed_at_the_configured_token_uri(
+    fake: FakeGoogle, config_dir: Path
+) -> None:
+    save_token(fake)
+    auth.credentials(options(fake), [auth.GMAIL_READONLY])  # stores an access token
+    expire()
+
+    credentials = auth.credentials(options(fake), [auth.GMAIL_READONLY])
+
+    # google-auth's with_token_uri() forgot the expiry: the stale token looked valid
+    assert credentials.valid and not credentials.expired
+    assert [g["grant_type"] for g in fake.oauth.grants] == ["refresh_token", "refresh_token"]
+
+
+def test_doctor_cannot_call_an_expired_token_authorised_when_its_refresh_is_unreachable(
+    fake: FakeGoogle, tmp_path: Path, config_dir: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from linter import cli, doctor
+
+    save_token(fake)
+    auth.credentials(options(fake), [auth.GMAIL_READONLY])  # stores an access token
+    expire()
+    gone = closed_token_uri()
+    (tmp_path / "contacts.yaml").write_text("me: [sam@studio.example]\nclients: []\n")
+    path = tmp_path / "clientline.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            contacts: contacts.yaml
+            state: {tmp_path}/state.db
+            sources:
+              - {{type: gmail, account: sam, endpoint: "{fake.url}", token_uri: "{gone}"}}
+            """
+        )
+    )
+
+    [check] = [c for c in doctor.checks(str(path)) if c.name == "source gmail-sam"]
+
+    assert not check.ok
+    assert "authorised" not in check.detail
+    assert check.detail.startswith(
+        f"could not verify account `sam`: its token has expired, and the refresh at {gone} "
+        "could not be reached: "
+    )
+    assert "connection refused" in check.detail.lower()
+    assert "network" in check.fix
+    result = CliRunner().invoke(cli.main, ["doctor", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "FIX source gmail-sam: could not verify account `sam`" in result.output

@@ -1461,6 +1461,7 @@ def service_account_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         encoding="utf-8",
     )
+    path.chmod(0o600)  # a key others can read is refused, as a token is
     return path
 
 

@@ -20,6 +20,10 @@ names its key file and ``subject:`` the user it acts as, one subject per account
 
 Every failure is an :class:`AuthError` whose one line says what to run to fix it; the
 CLI turns it into exit 2.
+
+Secrets are owner-only: a token, a service account key or an SMTP password file that
+its group or others may read is refused, naming the ``chmod 600 FILE`` to run
+(:func:`owner_only`, the one check for all of them).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,7 +52,52 @@ class AuthError(Exception):
 
 
 class UnreachableError(AuthError):
-    """Google's token endpoint could not be reached: an outage, not the user's to fix."""
+    """Google's token endpoint could not be reached: an outage, not the user's to fix.
+
+    ``who`` is what was being authorised (``account `sam```), ``url`` the token endpoint,
+    ``reason`` why it could not be reached, and ``why`` why it had to be asked (``its
+    token has expired``; empty for a service account, which asks every time).
+    """
+
+    def __init__(self, who: str, url: str, reason: str, why: str = "") -> None:
+        self.who, self.url, self.reason, self.why = who, url, reason, why
+        where = f" (token refresh at {url})" if url else ""
+        super().__init__(f"cannot reach Google to authorise {who}{where}: {reason}")
+
+
+class ExposedSecretError(AuthError):
+    """A secret file its group or others may read; ``fix`` is the command to run."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        self.path, self.fix = path, fix
+        super().__init__(f"{path}: {problem}; run `{fix}`")
+
+
+def owner_only(path: Path, what: str, status: os.stat_result | None = None) -> None:
+    """Refuse a secret file (a token, a key, a password) that others may read.
+
+    ``what`` names it in the message (``a token``); ``status`` is the file's, when the
+    caller has it open already (``os.fstat``), else ``path`` is stat'ed (a missing file
+    raises :class:`FileNotFoundError`). Raises :class:`ExposedSecretError`.
+    """
+    status = path.stat() if status is None else status
+    mode = stat.S_IMODE(status.st_mode)
+    quoted = shlex.quote(str(path))
+    if _granted_by_root(status):
+        # root's file, handed to our group: a Kubernetes secret (root, fsGroup, 0440) can
+        # only be read this way, so its group may read it; nobody else may
+        if mode & 0o037:
+            problem = f"{what} owned by root must be readable by root and its group only"
+            raise ExposedSecretError(path, problem, f"chmod 640 {quoted}")
+        return
+    if mode & 0o077:
+        problem = f"{what} must be readable by its owner only"
+        raise ExposedSecretError(path, problem, f"chmod 600 {quoted}")
+
+
+def _granted_by_root(status: os.stat_result) -> bool:
+    euid = getattr(os, "geteuid", None)  # POSIX only
+    return euid is not None and status.st_uid == 0 and euid() != 0
 
 
 def scopes(send: bool = False) -> list[str]:
@@ -154,6 +205,7 @@ def _service_account(options: Mapping[str, Any], needed: Sequence[str], base: Pa
             "e.g. subject: sam@firm.example)"
         )
     try:
+        owner_only(path, "a service account key")
         found = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
             str(path), scopes=list(needed), subject=str(subject)
         )
@@ -176,7 +228,7 @@ def _user_token(
     send = any(scope == GMAIL_SEND for scope in needed)
     fix = fix_command(account, send)
     try:
-        mode = path.stat().st_mode
+        status = path.stat()
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AuthError(f"no Google token for account `{account}` ({path}); run `{fix}`") from None
@@ -184,10 +236,7 @@ def _user_token(
         raise AuthError(
             f"{path}: unreadable Google token ({_one_line(exc)}); run `{fix}`"
         ) from None
-    if mode & 0o077:
-        raise AuthError(
-            f"{path}: a token must be readable by its owner only; run `chmod 600 {path}`"
-        )
+    owner_only(path, "a token", status)
     granted = set(info.get("scopes") or ())
     missing = [scope.rsplit("/", 1)[-1] for scope in needed if scope not in granted]
     if missing:
@@ -203,9 +252,14 @@ def _user_token(
             f"{path}: incomplete Google token ({_one_line(exc)}); run `{fix}`"
         ) from None
     if token_uri:  # google-auth ignores the file's own token_uri, by design
+        expiry = found.expiry
         found = found.with_token_uri(str(token_uri))
+        # google-auth's copy forgets the expiry: an expired token would look valid for
+        # ever, and `clientline doctor` would call it authorised without asking Google
+        found.expiry = expiry
     if not found.valid:
-        _refresh(found, f"account `{account}`", fix)
+        why = "its token has expired" if found.token else "it has no access token yet"
+        _refresh(found, f"account `{account}`", fix, why)
         try:
             save_token(path, json.loads(found.to_json()))
         except OSError as exc:  # a read-only token still works; it is refreshed each run
@@ -216,7 +270,7 @@ def _user_token(
     return found
 
 
-def _refresh(found: Any, who: str, fix: str) -> None:
+def _refresh(found: Any, who: str, fix: str, why: str = "") -> None:
     import httplib2
     from google_auth_httplib2 import Request
 
@@ -227,8 +281,8 @@ def _refresh(found: Any, who: str, fix: str) -> None:
     except google.auth.exceptions.RefreshError as exc:
         raise AuthError(refused(who, exc, fix)) from None
     except (OSError, google.auth.exceptions.TransportError) as exc:
-        reason = _one_line(exc)
-        raise UnreachableError(f"cannot reach Google to authorise {who}: {reason}") from None
+        url = str(getattr(found, "token_uri", None) or getattr(found, "_token_uri", None) or "")
+        raise UnreachableError(who, url, _one_line(exc), why) from None
 
 
 def refused(who: str, exc: BaseException, fix: str) -> str:

@@ -14,7 +14,8 @@ a one-line reason when the message was not delivered. Built in:
     ``security`` is ``starttls`` (default, port 587), ``tls`` (port 465) or ``none``
     (port 25, for a local relay). The password comes from the environment variable
     named by ``password_env`` or from the file named by ``password_file``, never from
-    the configuration itself. ``timeout`` (seconds, default 30) bounds every network
+    the configuration itself; a ``password_file`` its group or others may read is
+    refused, as a Google token is. ``timeout`` (seconds, default 30) bounds every network
     step, so a dead server fails the send instead of hanging the worker. STARTTLS
     never falls back to plain text. When the server takes the message for some
     recipients and refuses others, the send counts as done (sending again would give
@@ -459,8 +460,15 @@ def _secret(settings: Mapping[str, Any], config: TransportConfig) -> str | None:
                 "password_file",
             )
         secret_path = config.base / Path(expanded).expanduser()
+        from linter.google.auth import ExposedSecretError, owner_only
+
         try:
-            value = secret_path.read_text(encoding="utf-8").rstrip("\r\n")
+            with secret_path.open(encoding="utf-8") as handle:
+                # refused as a token is when its group or others may read it
+                owner_only(secret_path, "an SMTP password file", os.fstat(handle.fileno()))
+                value = handle.read().rstrip("\r\n")
+        except ExposedSecretError as exc:
+            raise config.error(f"digest.smtp: {exc}", settings, "password_file") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise config.error(
                 f"digest.smtp: cannot read password_file {secret_path}: {_one_line(exc)}",
