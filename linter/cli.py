@@ -25,6 +25,7 @@ from linter.report import registry as reporters
 from linter.yamlfile import ConfigError
 
 if TYPE_CHECKING:  # the store and rule tests are imported by the commands that use them
+    from linter import ruletests as ruletests_module
     from linter import store as store_module
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -214,8 +215,10 @@ def rules_test(folders: tuple[str, ...], config_path: str | None, coverage: bool
 
     ruleset = _ruleset(config_path, folders)
     outcomes, errors = ruletests.run_all(ruleset)
-    if errors:
-        _fail(list(errors))
+    user_outcomes, user_errors = _user_cases(config_path, folders, ruleset)
+    if errors or user_errors:
+        _fail([*errors, *user_errors])
+    outcomes += user_outcomes
     failed = 0
     for outcome in outcomes:
         case = outcome.case
@@ -234,6 +237,135 @@ def rules_test(folders: tuple[str, ...], config_path: str | None, coverage: bool
     summary = f"{len(outcomes) - failed} passed, {failed} failed"
     click.echo(summary + (f", {len(uncovered)} rules uncovered" if coverage else ""))
     sys.exit(EXIT_FINDINGS if failed or uncovered else EXIT_CLEAN)
+
+
+def _user_cases(
+    config_path: str | None, folders: tuple[str, ...], ruleset: packs.RuleSet
+) -> tuple[list[ruletests_module.Outcome], list[object]]:
+    """The kept corrections (``<pack>/cases/``) of the local packs, run against every
+    enabled rule with the practice's contacts and hours (see linter.usercases)."""
+    from linter import config as config_module
+    from linter import contacts as contacts_module
+    from linter import ruletests, usercases
+    from linter.engine import Engine
+
+    config_path = config_path or config_module.discover()
+    config = config_module.load(config_path) if config_path else config_module.defaults()
+    local = [Path(f) for f in folders] + [
+        packs.resolve(spec, config.base) for spec in config.packs if spec not in packs.BUILTIN_NAMES
+    ]
+    cases, errors = [], []
+    for pack in dict.fromkeys(local):
+        found, problems = usercases.collect(pack)
+        cases += found
+        errors += problems
+    if not cases:
+        return [], list(errors)
+    try:
+        directory = contacts_module.load(config.contacts) if config.contacts else None
+    except ConfigError as exc:
+        return [], [*errors, exc]
+    engine = Engine(
+        ruleset.rules, ruleset.lexicons, directory or contacts_module.Directory(), config.hours
+    )
+    return [ruletests.run_case(ruleset, case, engine) for case in cases], list(errors)
+
+
+@rules.command("health")
+@_config_option
+@click.option("--days", default=90, show_default=True, help="How far back to look.")
+@_uses_state
+def rules_health(config_path: str | None, days: int) -> None:
+    """Per rule: findings fired, acknowledged as not a problem (false alarms), accepted
+    as real, and still open, over the last --days days of `clientline run`."""
+    import datetime as dt
+
+    with _open_store(config_path) as store:
+        health = store.rule_health(dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+    if not health:
+        click.echo(f"no findings in the last {days} days")
+        return
+    click.echo(
+        f"{'rule':<8} {'fired':>6} {'not a problem':>14} {'accepted':>9} {'open':>5}  false alarms"
+    )
+    for rule, counts in sorted(health.items()):
+        judged = counts["not_a_problem"] + counts["accepted"]
+        share = f"{counts['not_a_problem'] / judged:.0%} of {judged} judged" if judged else "-"
+        click.echo(
+            f"{rule:<8} {counts['fired']:>6} {counts['not_a_problem']:>14} "
+            f"{counts['accepted']:>9} {counts['open']:>5}  {share}"
+        )
+
+
+@main.group()
+def cases() -> None:
+    """Keep corrections as test cases in your own rule pack."""
+
+
+@cases.command("add")
+@click.argument("item")
+@click.option(
+    "--expect",
+    "expected",
+    required=True,
+    multiple=True,
+    help="A rule id that must fire on it, or `none` (repeat for several).",
+)
+@click.option(
+    "--pack",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Your rule pack folder (default: the first local pack in `rules:`).",
+)
+@click.option("--yes", is_flag=True, help="Write without asking.")
+@_config_option
+@_uses_state
+def cases_add(
+    item: str, expected: tuple[str, ...], pack: Path | None, yes: bool, config_path: str | None
+) -> None:
+    """Keep ITEM (a finding id, or FILE:LOCATOR as `lint` prints it) as a test case.
+
+    Only its title, place, times, people's addresses and the author's own new text are
+    kept, never quoted mail; the case is shown first and written after you agree.
+    """
+    from linter import config as config_module
+    from linter import store as store_module
+    from linter import usercases, worker
+
+    config_path = config_path or config_module.discover()
+    config = config_module.load(config_path) if config_path else config_module.defaults()
+    expect = [] if [e.lower() for e in expected] == ["none"] else [e.upper() for e in expected]
+    ruleset = _ruleset(config_path, ())
+    unknown = [e for e in expect if ruleset.rule(e) is None]
+    if unknown:
+        _fail([f"no rule {', '.join(unknown)}; `clientline rules list` shows them"])
+    if pack is None:
+        local = [spec for spec in config.packs if spec not in packs.BUILTIN_NAMES]
+        if not local:
+            _fail(
+                [
+                    "no local rule pack in `rules:`; make a folder, add it to `rules:` in "
+                    "clientline.yaml (`rules: [builtin, ./my-rules]`), or pass --pack DIR"
+                ]
+            )
+        pack = packs.resolve(local[0], config.base)
+    store = None
+    if Path(worker.state_path(config)).exists():
+        store = worker.open_state(config, create=False)
+    try:
+        found = usercases.item_for(item, config, store)
+    except (usercases.CaseError, store_module.StoreError) as exc:
+        _fail([exc])
+        return
+    finally:
+        if store is not None:
+            store.close()
+    case = usercases.case_of(found, expect)
+    click.echo(usercases.render(case), nl=False)
+    if not yes and not click.confirm(f"add this case to {pack}?", default=True):
+        click.echo("nothing written")
+        return
+    written = usercases.append(pack, case)
+    click.echo(f"wrote {written}; `clientline rules test` now checks it")
 
 
 @rules.command("validate")
@@ -490,22 +622,43 @@ def findings(
 
 @main.command()
 @click.argument("finding")
-@click.option("--reason", required=True, help="Why this is fine: kept as an audit trail.")
+@click.option("--reason", help="Why: kept as an audit trail (required unless --undo).")
+@click.option(
+    "--not-a-problem",
+    is_flag=True,
+    help="A false alarm: counted against the rule by `clientline rules health`.",
+)
+@click.option("--undo", is_flag=True, help="Take the acknowledgement back.")
 @_config_option
 @_uses_state
-def ack(finding: str, reason: str, config_path: str | None) -> None:
-    """Acknowledge a finding: it leaves future digests; reason and time are kept."""
-    from linter import store as store_module
+def ack(
+    finding: str, reason: str | None, not_a_problem: bool, undo: bool, config_path: str | None
+) -> None:
+    """Acknowledge a finding: it leaves future digests; reason and time are kept.
 
-    if not reason.strip():
+    With --not-a-problem it is recorded as a false alarm (see `clientline rules health`;
+    `clientline cases add` keeps the item as a test case). --undo takes it back.
+    """
+    if undo:
+        with _open_store(config_path) as store:
+            row = store.unacknowledge(finding)
+        click.echo(f"{row.fingerprint} is {row.status} again ({row.rule} on '{row.item_title}')")
+        return
+    if not reason or not reason.strip():
         raise click.UsageError("--reason must say why")
+    verdict = "not-a-problem" if not_a_problem else "accepted"
     with _open_store(config_path) as store:
-        try:
-            row = store.acknowledge(finding, reason.strip())
-        except store_module.StoreError as exc:
-            _fail([exc])
-            return
-    click.echo(f"acknowledged {row.fingerprint} ({row.rule} on '{row.item_title}'): {reason}")
+        before = store.finding(store.resolve_prefix(finding))
+        row = store.acknowledge(finding, reason.strip(), verdict)
+    said = " as not a problem" if not_a_problem else ""
+    click.echo(
+        f"acknowledged {row.fingerprint}{said} ({row.rule} on '{row.item_title}'): "
+        f"{reason.strip()}"
+    )
+    if before is not None and before.ack_reason:
+        click.echo(f"(replaces the earlier reason: {before.ack_reason})")
+    if not_a_problem:
+        click.echo(f"keep it as a test case: clientline cases add {row.fingerprint} --expect none")
 
 
 @main.command()

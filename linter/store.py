@@ -593,6 +593,24 @@ class Store:
             self._history(fingerprint, "acknowledged", said, stamp)
         return self.finding(fingerprint)  # type: ignore[return-value]
 
+    def unacknowledge(self, prefix: str) -> StoredFinding:
+        """Take back the acknowledgement of a finding: open again if it still fires."""
+        fingerprint = self.resolve_prefix(prefix)
+        row = self.finding(fingerprint)
+        if row is None or row.ack_reason is None:
+            raise StoreError(f"{fingerprint} is not acknowledged")
+        stamp = now_text()
+        with self.transaction():
+            self.db.execute(
+                "UPDATE findings SET status = CASE WHEN status = 'acknowledged' THEN 'open' "
+                "ELSE status END, reason = CASE WHEN status = 'acknowledged' THEN '' "
+                "ELSE reason END, ack_reason = NULL, ack_at = NULL, ack_verdict = NULL, "
+                "changed = ? WHERE fingerprint = ?",
+                (stamp, fingerprint),
+            )
+            self._history(fingerprint, "open", f"acknowledgement undone: {row.ack_reason}", stamp)
+        return self.finding(fingerprint)  # type: ignore[return-value]
+
     def resolve_prefix(self, prefix: str) -> str:
         """The one fingerprint that starts with ``prefix``, or a :class:`StoreError`."""
         prefix = prefix.strip().lower()
@@ -639,6 +657,26 @@ class Store:
             query += " AND lower(client) LIKE '%' || lower(?) || '%'"
             args.append(client)
         return self._select(query + " ORDER BY first_seen, fingerprint", args)
+
+    def rule_health(self, since: dt.datetime) -> dict[str, dict[str, int]]:
+        """Per rule, over the findings first seen since ``since``: how many fired, how
+        many were acknowledged as fine (``not-a-problem``: a false alarm) and how many
+        as real (``accepted``), and how many are still open."""
+        rows = self.db.execute(
+            "SELECT rule, count(*), "
+            "sum(ack_verdict = 'not-a-problem'), sum(ack_verdict = 'accepted'), "
+            "sum(status = 'open') FROM findings WHERE first_seen >= ? GROUP BY rule",
+            (now_text(since),),
+        )
+        return {
+            str(rule): {
+                "fired": int(fired),
+                "not_a_problem": int(fine or 0),
+                "accepted": int(real or 0),
+                "open": int(still or 0),
+            }
+            for rule, fired, fine, real, still in rows
+        }
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, count(*) FROM findings GROUP BY status")
