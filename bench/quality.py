@@ -401,7 +401,7 @@ def blind_roles(folder: Path = BLIND) -> dict[str, str]:
     if readme.is_file():
         for line in readme.read_text(encoding="utf-8").splitlines():
             cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
-            if len(cells) >= 2 and cells[1] in ("tuning", "held-out"):
+            if len(cells) >= 2 and cells[1] in ("tuning", "held-out", "final"):
                 roles[cells[0]] = cells[1]
     return roles
 
@@ -478,7 +478,7 @@ def print_blind(results: list[BlindResult], out: Any, misses: bool = False) -> N
         f"  {'':<26} {'pos':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6} {'F1':>6}"
     )
     groups: list[tuple[str, list[BlindResult]]] = [(r.name, [r]) for r in results]
-    for role in ("tuning", "held-out"):
+    for role in ("tuning", "held-out", "final"):
         members = [r for r in results if r.role == role]
         if members and len(members) < len(results):
             groups.append((f"all {role}", members))
@@ -513,8 +513,8 @@ def print_blind(results: list[BlindResult], out: Any, misses: bool = False) -> N
     if not misses:
         return
     for result in results:
-        if result.role == "held-out":
-            print(f"{result.name}: held out; its misses are not shown", file=out)
+        if result.role in ("held-out", "final"):
+            print(f"{result.name}: {result.role}; its misses are not shown", file=out)
             continue
         print(f"Disagreements in {result.name}:", file=out)
         for j in result.judged:
