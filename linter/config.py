@@ -62,9 +62,11 @@ from linter.yamlfile import (
     ConfigError,
     LocatedDict,
     LocatedList,
+    Mark,
     check_keys,
     expect_mapping,
     read,
+    shown,
     suggest,
     type_name,
 )
@@ -195,7 +197,7 @@ def defaults() -> Config:
 
 def load(path: str) -> Config:
     data = read(path)
-    if data is None:
+    if data is None:  # an empty file, or one of comments only: every default
         data = LocatedDict()
     return _build(expect_mapping(data, path, "the configuration"), path)
 
@@ -204,17 +206,19 @@ def _build(data: LocatedDict, path: str | None) -> Config:
     where = path or "<defaults>"
     check_keys(data, KEYS, where)
     config = Config(path=path, raw=dict(data))
-    tz_name = data.get("timezone") or system_timezone()
+    given = data.get("timezone")
+    tz_name = _scalar(given, where, data.value_mark("timezone"), "`timezone`") or system_timezone()
     try:
-        tz = ZoneInfo(str(tz_name))
-    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(
             where,
-            f"unknown timezone `{tz_name}`",
-            data.value_mark("timezone"),
+            f"unknown timezone {shown(tz_name)}"
+            + ("" if given else " (the system's: set `timezone:` in clientline.yaml)"),
+            data.value_mark("timezone") if given else None,
             "use an IANA name such as Europe/London",
         ) from None
-    config.timezone = str(tz_name)
+    config.timezone = tz_name
     config.hours = _hours(data.get("working_hours"), tz, where, data)
     contacts = data.get("contacts")
     if contacts is not None:
@@ -228,14 +232,16 @@ def _build(data: LocatedDict, path: str | None) -> Config:
     if "severity" in data:
         severity = expect_mapping(data["severity"], where, "`severity`")
         for rule_id, level in severity.items():
-            if str(level).upper() not in Severity.__members__:
+            if not isinstance(level, str) or level.upper() not in Severity.__members__:
                 raise ConfigError(
                     where,
-                    f"unknown severity `{level}` for {rule_id}",
+                    f"unknown severity {shown(level)} for {rule_id}"
+                    if isinstance(level, str)
+                    else f"the severity for {rule_id} must be text, not {type_name(level)}",
                     severity.value_mark(rule_id),
                     "info, warning or error",
                 )
-            config.severity[rule_id] = str(level)
+            config.severity[rule_id] = level
     if "lexicons" in data:
         lexicons = expect_mapping(data["lexicons"], where, "`lexicons`")
         for name, change in lexicons.items():
@@ -277,8 +283,9 @@ def _worker(config: Config, data: LocatedDict, where: str) -> None:
         if path is not None and not isinstance(path, str):
             raise ConfigError(where, "`path` must be text", entry.value_mark("path"))
         resolved = str(config.base / Path(path).expanduser()) if path else ""
-        account = entry.get("account")
-        name = str(entry.get("name") or path or (f"{kind}-{account}" if account else kind))
+        given = _scalar(entry.get("name"), where, entry.value_mark("name"), "`name`")
+        account = _scalar(entry.get("account"), where, entry.value_mark("account"), "`account`")
+        name = given or path or (f"{kind}-{account}" if account else kind)
         if name in names:
             raise ConfigError(
                 where,
@@ -337,15 +344,14 @@ def _digest(entry: LocatedDict, config: Config, where: str) -> DigestSettings:
             "`digest.from` must be an address",
             entry.value_mark("from") if "from" in entry else entry.mark,
         )
-    try:
-        at = parse_time(str(entry.get("at", "07:30")))
-    except ValueError as exc:
-        raise ConfigError(where, str(exc), entry.value_mark("at")) from None
-    transport = str(entry.get("transport", "file"))
+    at = _time(entry.get("at", "07:30"), where, entry, "at")
+    transport = _scalar(
+        entry.get("transport", "file"), where, entry.value_mark("transport"), "`transport`"
+    )
     if transport not in TRANSPORTS:
         raise ConfigError(
             where,
-            f"unknown digest transport `{transport}`",
+            f"unknown digest transport {shown(transport)}",
             entry.value_mark("transport"),
             suggest(transport, TRANSPORTS) or "smtp, file or gmail",
         )
@@ -361,17 +367,23 @@ def _digest(entry: LocatedDict, config: Config, where: str) -> DigestSettings:
         if smtp.get("security", "starttls") not in ("starttls", "tls", "none"):
             raise ConfigError(
                 where,
-                f"unknown security `{smtp.get('security')}`",
+                f"unknown security {shown(smtp.get('security'))}",
                 raw_smtp.value_mark("security"),
                 "starttls, tls or none",
             )
         if smtp.get("password_file"):
             # ${CREDENTIALS_DIRECTORY} and the like: systemd names the folder per unit
-            expanded = os.path.expandvars(str(smtp["password_file"]))
+            password_file = _scalar(
+                smtp["password_file"],
+                where,
+                raw_smtp.value_mark("password_file"),
+                "`password_file`",
+            )
+            expanded = os.path.expandvars(password_file)
             smtp["password_file"] = str(config.base / Path(expanded).expanduser())
     if transport == "smtp" and not smtp:
         raise ConfigError(where, "transport `smtp` needs a `digest.smtp` section", entry.mark)
-    file = entry.get("file")
+    file = _scalar(entry.get("file"), where, entry.value_mark("file"), "`digest.file`")
     if transport == "file" and not file:
         raise ConfigError(
             where, "transport `file` needs `digest.file` (e.g. out/digest.html)", entry.mark
@@ -387,7 +399,7 @@ def _digest(entry: LocatedDict, config: Config, where: str) -> DigestSettings:
         at=at,
         transport=transport,
         smtp=smtp,
-        file=str(config.base / Path(str(file)).expanduser()) if file else "",
+        file=str(config.base / Path(file).expanduser()) if file else "",
         send_when_empty=send_when_empty,
     )
 
@@ -396,9 +408,9 @@ def parse_duration(value: Any, where: str = "<option>", mark: Any = None) -> dt.
     """``90s``, ``30m``, ``2h``, ``1d`` (or a number of seconds)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return dt.timedelta(seconds=value)
-    match = _DURATION.match(str(value).strip().lower())
+    match = _DURATION.match(_scalar(value, where, mark, "a duration").strip().lower())
     if not match or int(match.group(1)) == 0:
-        raise ConfigError(where, f"`{value}` is not a duration", mark, "e.g. 90s, 30m, 2h")
+        raise ConfigError(where, f"{shown(value)} is not a duration", mark, "e.g. 90s, 30m, 2h")
     return dt.timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
@@ -407,18 +419,27 @@ def _hours(value: Any, tz: dt.tzinfo, where: str, data: LocatedDict) -> WorkingH
         return WorkingHours(tz=tz)
     hours = expect_mapping(value, where, "`working_hours`", data.value_mark("working_hours"))
     check_keys(hours, ("days", "start", "end"), where)
+    days_value = hours.get("days", "mon-fri")
+    if days_value is None:
+        raise ConfigError(
+            where, "`days` must name the working days, e.g. mon-fri", hours.value_mark("days")
+        )
+    if isinstance(days_value, list):  # [mon, tue, thu] as well as "mon-fri"
+        for index, day in enumerate(days_value):
+            if not isinstance(day, str):
+                raise ConfigError(
+                    where,
+                    f"every entry of `days` must be a day (text); entry {index + 1} "
+                    f"is {type_name(day)}",
+                    _item_mark(days_value, index, hours.value_mark("days")),
+                )
+        days_value = ",".join(days_value)
     try:
-        days_value = hours.get("days", "mon-fri")
-        if isinstance(days_value, list):  # [mon, tue, thu] as well as "mon-fri"
-            days_value = ",".join(str(d) for d in days_value)
-        days = parse_days(str(days_value))
+        days = parse_days(_scalar(days_value, where, hours.value_mark("days"), "`days`"))
     except ValueError as exc:
         raise ConfigError(where, str(exc), hours.value_mark("days")) from None
-    try:
-        start = parse_time(str(hours.get("start", "09:00")))
-        end = parse_time(str(hours.get("end", "18:00")))
-    except ValueError as exc:
-        raise ConfigError(where, str(exc), hours.mark) from None
+    start = _time(hours.get("start", "09:00"), where, hours, "start")
+    end = _time(hours.get("end", "18:00"), where, hours, "end")
     if end <= start:
         raise ConfigError(where, "working hours must end after they start", hours.mark)
     return WorkingHours(days, start, end, tz)
@@ -439,7 +460,8 @@ def parse_moment(
         return value if value.tzinfo else value.replace(tzinfo=tz)
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time(), tz)
-    text = str(value).strip().lower()
+    mark = data.value_mark(key) if data is not None and key else None
+    text = _scalar(value, where, mark, f"`{key}`" if key else "a date").strip().lower()
     today = dt.datetime.combine(now.astimezone(tz).date(), dt.time(), tz)
     if text == "today":
         return today
@@ -451,9 +473,8 @@ def parse_moment(
     try:
         moment = dt.datetime.fromisoformat(text.upper() if "t" in text else text)
     except ValueError:
-        mark = data.value_mark(key) if data is not None and key else None
         raise ConfigError(
-            where, f"`{value}` is not a date (2026-10-01, today, -30d, +90d)", mark
+            where, f"{shown(value)} is not a date (2026-10-01, today, -30d, +90d)", mark
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
@@ -464,8 +485,43 @@ def _words(data: LocatedDict, key: str, where: str) -> list[str]:
         return []
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+    if not isinstance(value, list):
         raise ConfigError(
             where, f"`{key}` must be a list, not {type_name(value)}", data.value_mark(key)
         )
+    for index, item in enumerate(value):
+        if not isinstance(item, str | int) or isinstance(item, bool):
+            raise ConfigError(
+                where,
+                f"every entry of `{key}` must be text; entry {index + 1} is {type_name(item)}",
+                _item_mark(value, index, data.value_mark(key)),
+                "put it in quotes: YAML reads yes, no, on and off as true/false"
+                if isinstance(item, bool)
+                else "",
+            )
     return [str(v) for v in value]
+
+
+def _item_mark(value: list[Any], index: int, mark: Mark) -> Mark:
+    return value.item_mark(index) if isinstance(value, LocatedList) else mark
+
+
+def _time(value: Any, where: str, data: LocatedDict, key: str) -> dt.time:
+    mark = data.value_mark(key)
+    if value is not None:
+        try:
+            return parse_time(_scalar(value, where, mark, f"`{key}`"))
+        except ValueError:
+            pass
+    raise ConfigError(where, f"`{key}` must be a time like 09:00, not {shown(value)}", mark)
+
+
+def _scalar(value: Any, where: str, mark: Mark | None, what: str) -> str:
+    """``value`` as text, when it is one value (text, a number, a date): a list or a
+    mapping is refused by its kind, never formatted (see :func:`linter.yamlfile.shown`).
+    Nothing (``None``) is the empty text."""
+    if value is None:
+        return ""
+    if isinstance(value, str | int | float | bool | dt.date | dt.time):
+        return str(value)
+    raise ConfigError(where, f"{what} must be text, not {type_name(value)}", mark)

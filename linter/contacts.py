@@ -42,6 +42,7 @@ from linter.yamlfile import (
     expect_mapping,
     parse,
     read,
+    shown,
     type_name,
 )
 
@@ -136,12 +137,17 @@ def loads(text: str, path: str = "<contacts>") -> Directory:
 
 
 def from_data(data: Any, path: str) -> Directory:
-    if data is None:
-        data = LocatedDict()
+    if data is None:  # an empty file, or one of comments only
+        raise ConfigError(
+            path,
+            "the contact directory is empty: it needs `clients:` (who your clients are, "
+            "with their addresses) and `me:` (your own addresses)",
+            hint="`clientline init` writes a starter",
+        )
     top = expect_mapping(data, path, "the contact directory")
     check_keys(top, TOP_KEYS, path)
-    me = _addresses(top.get("me"), path, top.value_mark("me"))
-    internal = _addresses(top.get("internal_domains"), path, top.value_mark("internal_domains"))
+    me = _addresses(top, "me", path)
+    internal = _addresses(top, "internal_domains", path)
     raw_clients = top.get("clients") or LocatedList()
     if not isinstance(raw_clients, list):
         raise ConfigError(path, "`clients` must be a list", top.value_mark("clients"))
@@ -160,8 +166,8 @@ def parse_client(raw: Any, path: str, mark: Mark) -> Contact:
         raise ConfigError(path, "a client needs a `name`", entry.mark)
     status = _choice(entry, "status", STATUSES, "active", path)
     relationship = _choice(entry, "relationship", RELATIONSHIPS, "professional", path)
-    emails = _addresses(entry.get("emails"), path, entry.value_mark("emails"))
-    domains = _addresses(entry.get("domains"), path, entry.value_mark("domains"))
+    emails = _addresses(entry, "emails", path)
+    domains = _addresses(entry, "domains", path)
     if not emails and not domains:
         raise ConfigError(
             path,
@@ -170,9 +176,11 @@ def parse_client(raw: Any, path: str, mark: Mark) -> Contact:
             "add at least one address, or `domains: ['*']` for every outside correspondent",
         )
     org = entry.get("org") or ""
-    aliases = entry.get("aliases") or []
-    if not isinstance(org, str) or not isinstance(aliases, list):
-        raise ConfigError(path, "`org` must be text and `aliases` a list", entry.mark)
+    if not isinstance(org, str):
+        raise ConfigError(
+            path, f"`org` must be text, not {type_name(org)}", entry.value_mark("org")
+        )
+    aliases = _texts(entry, "aliases", path)
     return Contact(
         name=name.strip(),
         org=org.strip(),
@@ -183,7 +191,7 @@ def parse_client(raw: Any, path: str, mark: Mark) -> Contact:
         since=_date(entry, "since", path),
         ended=_date(entry, "ended", path),
         understandings=_date(entry, "understandings", path),
-        aliases=tuple(str(a).strip() for a in aliases if str(a).strip()),
+        aliases=tuple(a.strip() for a in aliases if a.strip()),
         line=entry.mark.line,
     )
 
@@ -193,7 +201,7 @@ def _choice(entry: LocatedDict, key: str, choices: Iterable[str], default: str, 
     if value not in choices:
         raise ConfigError(
             path,
-            f"`{key}` must be one of {', '.join(choices)}, not `{value}`",
+            f"`{key}` must be one of {', '.join(choices)}, not {shown(value)}",
             entry.value_mark(key),
         )
     return str(value)
@@ -211,11 +219,32 @@ def _date(entry: LocatedDict, key: str, path: str) -> dt.date | None:
     raise ConfigError(path, f"`{key}` must be a date like 2024-02-10", entry.value_mark(key))
 
 
-def _addresses(value: Any, path: str, mark: Mark) -> list[str]:
+def _texts(entry: LocatedDict, key: str, path: str, what: str = "text") -> list[str]:
+    """``entry[key]``: a list of texts, or one text. Only text is taken for an address
+    or a domain; a number, where ``what`` is text, is taken as written."""
+    value = entry.get(key)
     if value is None:
         return []
     if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(path, f"expected a list of addresses, not {type_name(value)}", mark)
-    return [v.strip().lower() for v in value if v.strip()]
+        return [value]
+    if not isinstance(value, list):
+        raise ConfigError(
+            path, f"`{key}` must be a list, not {type_name(value)}", entry.value_mark(key)
+        )
+    texts = []
+    for index, item in enumerate(value):
+        if what == "text" and isinstance(item, int | float) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            raise ConfigError(
+                path,
+                f"every entry of `{key}` must be {what}; entry {index + 1} is {type_name(item)}",
+                value.item_mark(index) if isinstance(value, LocatedList) else entry.value_mark(key),
+            )
+        texts.append(item)
+    return texts
+
+
+def _addresses(entry: LocatedDict, key: str, path: str) -> list[str]:
+    what = "a domain" if key == "internal_domains" else "an address (text)"
+    return [t.strip().lower() for t in _texts(entry, key, path, what) if t.strip()]

@@ -15,6 +15,10 @@ stderr, one event per line, as ``key=value`` pairs::
 
     ts=2026-11-22T07:30:00+00:00 level=info event=scan source=inbox read=1 new=2
 
+and after a scan that met input it could not read, one line for each such place::
+
+    ts=... level=warning event=problem source=calendar file=cal.ics line=12 severity=error
+
 The configuration is read once at start-up: restart the daemon after editing it.
 """
 
@@ -39,6 +43,7 @@ Clock = Callable[[], dt.datetime]
 DIGEST_CHECK_SECONDS = 60
 MAX_NAP_SECONDS = 60.0
 HOST_CLOCK_JUMP = dt.timedelta(minutes=10)  # smaller differences are just time passing
+MAX_LOGGED_PROBLEMS = 20  # a source's problems logged after a scan; then how many more
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -67,6 +72,21 @@ def quote(value: object) -> str:
 
 def event(name: str, **fields: object) -> str:
     return " ".join([f"event={name}", *(f"{k}={quote(v)}" for k, v in fields.items())])
+
+
+def log_problems(report: worker.SourceReport) -> None:
+    """One line for each input a scan could not read, naming its file and line, at most
+    :data:`MAX_LOGGED_PROBLEMS` a source: where to look, never what is there (a
+    problem's message may quote the input, a line of a calendar or a mail)."""
+    for problem in report.problems[:MAX_LOGGED_PROBLEMS]:
+        fields: dict[str, object] = {"source": report.name, "file": problem.source}
+        if problem.line:
+            fields["line"] = problem.line
+        fields["severity"] = problem.level
+        log.warning(event("problem", **fields))
+    if len(report.problems) > MAX_LOGGED_PROBLEMS:
+        more = len(report.problems) - MAX_LOGGED_PROBLEMS
+        log.warning(event("problem", source=report.name, more=more))
 
 
 class Daemon:
@@ -164,6 +184,7 @@ class Daemon:
                 if report.error:
                     fields["error"] = report.error
                 log.log(logging.WARNING if report.error else logging.INFO, event("scan", **fields))
+                log_problems(report)
 
         self._step("scan", action)
 

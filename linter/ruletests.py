@@ -57,11 +57,20 @@ def run_case(ruleset: RuleSet, case: Case, engine: Engine | None = None) -> Outc
 def run_all(ruleset: RuleSet) -> tuple[list[Outcome], list[ConfigError]]:
     cases, errors = collect(ruleset)
     engines: dict[str | None, Engine] = {}
+    unusable: set[str | None] = set()
     outcomes = []
     for case in cases:
         key = ruleset.test_contacts.get(case.rule_id)
+        if key in unusable:
+            continue
         if key not in engines:
-            engines[key] = Engine(ruleset.rules, ruleset.lexicons, _directory(key))
+            try:
+                directory = _directory(key)
+            except ConfigError as exc:  # the pack's contacts.yaml: its cases cannot run
+                errors.append(exc)
+                unusable.add(key)
+                continue
+            engines[key] = Engine(ruleset.rules, ruleset.lexicons, directory)
         outcomes.append(run_case(ruleset, case, engines[key]))
     return outcomes, errors
 

@@ -5,14 +5,19 @@ is wrong, the message must point at the spot: :func:`parse` returns plain dicts 
 lists (subclasses that remember where each key and value began), and
 :class:`ConfigError` formats as ``path:line:col: message`` with an optional hint.
 
+A document whose aliases stand for more than :data:`ALIAS_LIMIT` values in all (an
+"alias bomb") is refused while it is composed, at the alias that goes too far.
+
 :func:`check_keys` rejects unknown keys with a near-miss suggestion
 ("unknown key `aplies_to`; did you mean `applies_to`?").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -47,11 +52,12 @@ Place = Mark | Sequence[int]
 
 
 class LocatedDict(dict[str, Any]):
-    """A mapping that remembers where it and each of its keys and values began."""
+    """A mapping that remembers where it and each of its keys and values began (one
+    made in code, not parsed, knows no places: every mark is its own)."""
 
     mark: Mark = Mark(1, 1)
-    key_marks: dict[str, Place]
-    value_marks: dict[str, Place]
+    key_marks: Mapping[str, Place] = MappingProxyType({})
+    value_marks: Mapping[str, Place] = MappingProxyType({})
 
     def key_mark(self, key: str) -> Mark:
         return _as_mark(self.key_marks.get(key, self.mark))
@@ -62,7 +68,7 @@ class LocatedDict(dict[str, Any]):
 
 class LocatedList(list[Any]):
     mark: Mark = Mark(1, 1)
-    item_marks: Sequence[Place]
+    item_marks: Sequence[Place] = ()
 
     def item_mark(self, index: int) -> Mark:
         return _as_mark(self.item_marks[index] if index < len(self.item_marks) else self.mark)
@@ -73,7 +79,23 @@ def _as_mark(place: Place) -> Mark:
 
 
 def _mark(node: yaml.Node) -> Mark:
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+    return _mark_at(node.start_mark)
+
+
+def _mark_at(mark: Any) -> Mark:  # a yaml.Mark (the stubs allow several kinds)
+    return Mark(mark.line + 1, mark.column + 1)
+
+
+# How many values aliases may add to one document, all told. An alias stands for the
+# whole of what its anchor holds, and anchors may hold aliases: nine lines of nine
+# aliases each ("billion laughs") stand for 9**9 values, which would take minutes and
+# gigabytes to build and to format. Reusing a few anchors adds a few dozen values.
+ALIAS_LIMIT = 10_000
+
+
+class _AliasesTooLargeError(Exception):
+    def __init__(self, mark: Mark):
+        self.mark = mark
 
 
 @cache
@@ -84,7 +106,38 @@ def _loader() -> type[yaml.SafeLoader]:
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        """Counts, while composing, the values each node stands for once its aliases
+        are expanded, and refuses a document whose aliases add more than
+        :data:`ALIAS_LIMIT` (before anything is built from it)."""
+
+        def __init__(self, stream: str):
+            super().__init__(stream)
+            self._sizes: dict[int, int] = {}  # id of a composed node -> values expanded
+            self._added = 0  # values added by aliases so far
+
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+            alias: yaml.Event | None = None
+            if self.check_event(yaml.AliasEvent):
+                alias = self.peek_event()  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            if node is None:  # pragma: no cover - PyYAML composes a node or raises
+                return node
+            if alias is not None:
+                # an alias to a node still being composed (itself, recursively) counts
+                # one: the constructor refuses such a document anyway
+                self._added += self._sizes.get(id(node), 1)
+                if self._added > ALIAS_LIMIT:
+                    raise _AliasesTooLargeError(_mark_at(alias.start_mark))
+            elif id(node) not in self._sizes:
+                sizes = self._sizes
+                if isinstance(node, yaml.MappingNode):
+                    inside = sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+                elif isinstance(node, yaml.SequenceNode):
+                    inside = sum(sizes.get(id(child), 1) for child in node.value)
+                else:  # a scalar
+                    inside = 0
+                sizes[id(node)] = 1 + inside
+            return node
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
@@ -97,8 +150,9 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Locat
     loader.flatten_mapping(node)
     result = LocatedDict()
     result.mark = _mark(node)
-    result.key_marks = {}
-    result.value_marks = {}
+    key_marks: dict[str, Place] = {}
+    value_marks: dict[str, Place] = {}
+    result.key_marks, result.value_marks = key_marks, value_marks
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) or key is None:
@@ -111,8 +165,8 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Locat
                 None, None, f"duplicate key `{key}`", key_node.start_mark
             )
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_marks[key] = _mark(key_node)
-        result.value_marks[key] = _mark(value_node)
+        key_marks[key] = _mark(key_node)
+        value_marks[key] = _mark(value_node)
     return result
 
 
@@ -149,6 +203,14 @@ def parse(text: str, path: str) -> Any:
 
     try:
         value = yaml.load(text, Loader=_loader())
+    except _AliasesTooLargeError as exc:
+        raise ConfigError(
+            path,
+            f"YAML aliases that expand this far are not accepted (more than {ALIAS_LIMIT:,} "
+            "values in all)",
+            exc.mark,
+            "write the values out, or reuse an anchor a few times only",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else None
@@ -198,6 +260,16 @@ def expect_mapping(value: Any, path: str, what: str, mark: Mark | None = None) -
             path, f"{what} must be a mapping, not {type_name(value)}", getattr(value, "mark", mark)
         )
     return value
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` as an error message may quote it: text, a number, true/false or a date
+    in backticks (cut short past ``limit`` characters); anything else, however large,
+    by what it is ("a list", "a mapping"), never formatted."""
+    if isinstance(value, str | int | float | bool | dt.date | dt.time):
+        text = str(value)
+        return f"`{text[:limit]}…`" if len(text) > limit else f"`{text}`"
+    return type_name(value)
 
 
 def type_name(value: Any) -> str:

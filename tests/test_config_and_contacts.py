@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,23 @@ def test_lookup_by_address_then_domain_then_wildcard() -> None:
         ("clients:\n  - {name: A}\n", ":2:", "neither `emails` nor `domains`"),
         ("clients:\n  - {name: A, emails: [a@x], since: soon}\n", ":2:", "must be a date"),
         ("clients: [\n", ":2:", "invalid YAML"),
+        # a list inside `aliases`: refused where it is, not turned into "['Acme']"
+        (
+            "clients:\n  - {name: A, emails: [a@x], aliases: [[Acme]]}\n",
+            ":2:40:",
+            "every entry of `aliases` must be text; entry 1 is a list",
+        ),
+        (
+            "clients:\n  - name: A\n    emails: [a@x]\n    aliases:\n      - Acme\n"
+            "      - {short: AC}\n",
+            ":6:9:",
+            "every entry of `aliases` must be text; entry 2 is a mapping",
+        ),
+        ("clients:\n  - {name: A, emails: [a@x], aliases: {a: b}}\n", ":2:", "`aliases` must"),
+        ("clients:\n  - {name: A, emails: [a@x, [b@x]]}\n", ":2:29:", "entry 2 is a list"),
+        # a value that is not text is named by its kind, never formatted into the message
+        ("clients:\n  - {name: A, emails: [a@x], status: [[x]]}\n", ":2:", "not a list"),
+        ("clients:\n  - {name: A, emails: [a@x], org: [[x]]}\n", ":2:", "`org` must be text"),
     ],
 )
 def test_contact_errors_name_file_line_col(text: str, where: str, message: str) -> None:
@@ -56,6 +74,52 @@ def test_config_errors_name_file_line_col(tmp_path: Path) -> None:
     path.write_text("timezone: UTC\nwindw: {since: today}\n")
     with pytest.raises(ConfigError, match=r"2:1: unknown key `windw`.*did you mean `window`"):
         config.load(str(path))
+
+
+def test_aliases_are_text_however_yaml_reads_them() -> None:
+    directory = contacts.loads(
+        "clients:\n  - {name: A, emails: [a@x], aliases: [' Acme ', 3M, 1984, '']}\n"
+    )
+    assert directory.clients[0].aliases == ("Acme", "3M", "1984")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # once "`add` must be a list, not a list"
+        (
+            "lexicons: {social: {add: [[x]]}}\n",
+            r":1:27: every entry of `add` must be text; entry 1 is a list$",
+        ),
+        ("lexicons: {social: {add: [padel, {x: 1}]}}\n", r":1:34: .*entry 2 is a mapping$"),
+        (
+            "lexicons: {social: {add: [padel, no]}}\n",
+            r":1:34: .*entry 2 is true/false \(put it in quotes",
+        ),
+        ("lexicons: {social: {add: {x: 1}}}\n", r":1:\d+: `add` must be a list, not a mapping$"),
+        ("disable: [CL101, [CL102]]\n", r":1:18: every entry of `disable` must be text; entry 2"),
+        ("working_hours: {days: [mon, [tue]]}\n", r":1:29: every entry of `days` must be a day"),
+        ("working_hours: {start: [[9]]}\n", r":1:24: `start` must be text, not a list$"),
+        ("working_hours: {end: 18}\n", r":1:22: `end` must be a time like 09:00, not `18`$"),
+        ("timezone: [[Europe/London]]\n", r":1:11: `timezone` must be text, not a list$"),
+        (
+            "severity: {CL101: [[loud]]}\n",
+            r":1:19: the severity for CL101 must be text, not a list",
+        ),
+        ("window: {since: [[today]]}\n", r":1:17: `since` must be text, not a list$"),
+        ("schedule: {scan_every: [[30m]]}\n", r":1:24: a duration must be text, not a list"),
+    ],
+)
+def test_config_messages_say_what_is_wrong(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "clientline.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        config.load(str(path))
+    message = str(error.value)
+    assert message.startswith(f"{path}:"), message
+    assert re.search(expected, message), message
+    assert "[" not in message.removeprefix(str(path))  # no list was formatted into it
+    assert "not a list" not in message or "must be a list" not in message
 
 
 RULESET = packs.load([packs.resolve("builtin", packs.data_dir())])

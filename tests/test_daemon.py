@@ -33,6 +33,7 @@ import schedule
 from linter import daemon as daemon_module
 from linter import lintrun, worker
 from linter.daemon import Daemon
+from linter.model import Problem
 from linter.store import Store
 from tests.worker_helpers import (
     CLIENTLINE,
@@ -306,6 +307,52 @@ def test_a_failing_step_is_logged_and_the_daemon_carries_on(
     [error] = [line for line in lines if "level=error" in line]
     assert "event=scan error=" in error and str(practice.state) in error
     assert any("event=scan source=inbox" in line and "new=2" in line for line in lines)
+
+
+def test_each_problem_a_scan_meets_is_logged_with_its_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_lines: io.StringIO
+) -> None:
+    practice = practice_in(tmp_path, "Europe/London", "07:30")
+    # a stray line in the calendar (its text is someone's, and stays out of the log),
+    # and an event cut short by the end of the file
+    lines = practice.ics.read_text(encoding="utf-8").splitlines()
+    stray = lines.index("END:VCALENDAR")
+    lines[stray:] = [
+        "END:VDANA-IS-LEAVING-HER-HUSBAND",
+        "BEGIN:VEVENT",
+        "UID:cut-short@studio.example",
+        "SUMMARY:Lunch",
+    ]
+    practice.ics.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = utc("2026-11-23T09:00")
+    setup = practice.prepare(now=start)
+    clock = FakeClock(start, setup.config.tz)
+    drive_schedule(monkeypatch, clock, UTC)
+    Daemon(setup, clock=clock, transport=Outbox(clock)).scan_step()
+    logged = log_lines.getvalue().splitlines()
+    assert all(LOG_LINE.match(line) for line in logged), logged
+    [scanned] = [line for line in logged if "event=scan source=calendar" in line]
+    problems = [line for line in logged if "event=problem" in line]
+    assert value(scanned, "problems") == str(len(problems))
+    assert all("level=warning" in line and "source=calendar" in line for line in problems)
+    assert {value(line, "file") for line in problems} == {str(practice.ics)}
+    where = [(re.findall(r" line=(\d+)", line), value(line, "severity")) for line in problems]
+    assert where == [
+        ([str(stray + 1)], "error"),  # the stray END line
+        ([str(stray + 2)], "error"),  # the event the file ends inside
+        ([], "warning"),  # the calendar the file ends inside: no one line to name
+    ]
+    assert "HUSBAND" not in log_lines.getvalue() and "Lunch" not in log_lines.getvalue()
+
+
+def test_problems_past_the_first_twenty_are_counted_not_listed(log_lines: io.StringIO) -> None:
+    report = worker.SourceReport(
+        "inbox", problems=[Problem("inbox.mbox", "bad", n) for n in range(1, 26)]
+    )
+    daemon_module.log_problems(report)
+    logged = log_lines.getvalue().splitlines()
+    assert len(logged) == 21 and "line=20 " in logged[19]
+    assert logged[20].endswith("event=problem source=inbox more=5")
 
 
 # -- a real daemon process -----------------------------------------------------------
